@@ -1,0 +1,37 @@
+//! dist-delete: remove blobs from the content store (DESIGN.md, "The store").
+use dist::cli::{self, Cli, parse_value};
+use dist::digest::Digest;
+use lexopt::Arg::*;
+use std::io::Write;
+
+const HELP: &str = "\
+usage: dist-delete DIGEST...
+
+Remove each blob from the content store and print its digest.
+A digest not in the store is reported on stderr; the others are still removed.
+Images that still name a removed blob become incomplete: prefer dist-gc.";
+
+fn main() -> std::process::ExitCode {
+    cli::run("dist-delete", HELP, run)
+}
+
+fn run(cli: &mut Cli) -> dist::Result<()> {
+    let mut digests: Vec<Digest> = Vec::new();
+    while let Some(arg) = cli.next_arg()? {
+        match arg.get() {
+            Value(v) => digests.push(parse_value(v)?),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if digests.is_empty() {
+        return Err(dist::Error::invalid("missing DIGEST"));
+    }
+    let store = cli.store();
+    for digest in &digests {
+        match store.delete(digest) {
+            Ok(()) => writeln!(cli.out(), "{digest}")?,
+            Err(e) => cli.report(&e),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! dist: the blocking core of the `dist-*` programs, which move OCI and Docker
+//! container images through a content store on disk that many processes share.
+//!
+//! Modules by the nouns of the domain; layers point one way: [`cli`] →
+//! [`content`] → [`digest`], [`time`], [`error`]. See `DESIGN.md` and `dist.7`.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod content;
+pub mod digest;
+pub mod error;
+pub mod time;
+
+pub use error::{Context, Error, Kind, Result};
