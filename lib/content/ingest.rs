@@ -10,9 +10,9 @@
 //! write is visible to readers of the store.
 //!
 //! Bytes are hashed on the caller's thread while a writer thread writes the
-//! previous buffer, so hashing and writing overlap; the writer thread syncs
-//! every few tens of MiB so that the disk works while we hash and the final
-//! sync is short.
+//! previous buffer, so hashing and writing overlap. The writer thread starts
+//! writeback as it goes (`sync_file_range`, no cache flush), so the disk
+//! works while we hash and the one `fsync` at commit is short.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -32,8 +32,12 @@ use crate::time::{format_rfc3339, parse_rfc3339};
 const BUF: usize = 1 << 20;
 /// Buffers in flight between the hashing and the writing thread.
 const POOL: usize = 4;
-/// The writer thread syncs after this many bytes, so writeback overlaps hashing.
-const SYNC_EVERY: u64 = 32 << 20;
+/// The writer thread starts writeback of every this many bytes, so the disk
+/// works while we hash and the final sync is short.
+const KICK_EVERY: u64 = 8 << 20;
+/// Written but unfinished writeback the writer thread lets pile up before it
+/// waits for the oldest: bounds dirty memory at the disk's pace.
+const IN_FLIGHT: u64 = 64 << 20;
 
 /// What a writer is told before the first byte.
 #[derive(Debug, Clone)]
@@ -609,6 +613,29 @@ impl Drop for Writer {
     }
 }
 
+/// Starts writeback of `[from, to)` of `file` without a cache flush; with
+/// `wait`, also waits until it is written. Only a hint: errors show again at
+/// the `fsync` of commit, which is what makes the data durable.
+fn writeback(file: &File, from: u64, to: u64, wait: bool) {
+    use std::os::fd::AsRawFd;
+    let flags = if wait {
+        libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER
+    } else {
+        libc::SYNC_FILE_RANGE_WRITE
+    };
+    // SAFETY: sync_file_range reads no memory of ours; a bad range is an error, not UB.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            from as libc::off64_t,
+            (to - from) as libc::off64_t,
+            flags,
+        );
+    }
+}
+
 /// Reads into `buf` until it is full or the input ends. Returns the bytes
 /// read and whether the input ended (or the error that stopped it).
 fn fill(input: &mut impl Read, buf: &mut [u8]) -> (usize, io::Result<bool>) {
@@ -637,16 +664,19 @@ impl Pipe {
         let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(POOL);
         let (empty_tx, empty_rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
-            let (mut pos, mut unsynced) = (start, 0u64);
+            let (mut pos, mut kicked, mut waited) = (start, start, start);
             for buf in full_rx {
                 file.write_all_at(&buf, pos)?;
                 pos += buf.len() as u64;
-                unsynced += buf.len() as u64;
-                if unsynced >= SYNC_EVERY {
-                    file.sync_data()?;
-                    unsynced = 0;
-                }
                 let _ = empty_tx.send(buf);
+                if pos - kicked >= KICK_EVERY {
+                    writeback(&file, kicked, pos, false);
+                    kicked = pos;
+                    if kicked - waited > IN_FLIGHT {
+                        writeback(&file, waited, kicked - IN_FLIGHT / 2, true);
+                        waited = kicked - IN_FLIGHT / 2;
+                    }
+                }
             }
             Ok(())
         });
