@@ -105,6 +105,12 @@ impl Error {
 
     /// An I/O error, classified by its OS error.
     pub fn io(err: &io::Error) -> Error {
+        if let Some(inner) = err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Error>())
+        {
+            return inner.clone();
+        }
         Error::new(io_kind(err), describe_io(err))
     }
 
@@ -134,8 +140,16 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl From<io::Error> for Error {
+    /// An I/O error; one that carries an `Error` (from a reader that verifies
+    /// what it yields) gives that error back.
     fn from(err: io::Error) -> Error {
-        Error::io(&err)
+        match err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Error>())
+        {
+            Some(inner) => inner.clone(),
+            None => Error::io(&err),
+        }
     }
 }
 

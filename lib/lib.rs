@@ -2,13 +2,17 @@
 //! container images through a content store on disk that many processes share.
 //!
 //! Modules by the nouns of the domain; layers point one way: [`cli`] →
-//! [`content`] → [`digest`], [`time`], [`error`]. See `DESIGN.md` and `dist.7`.
+//! [`content`], [`remote`] → [`digest`], [`descriptor`], [`reference`],
+//! [`time`], [`error`]. See `DESIGN.md` and `dist.7`.
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod content;
+pub mod descriptor;
 pub mod digest;
 pub mod error;
+pub mod reference;
+pub mod remote;
 pub mod time;
 
 pub use error::{Context, Error, Kind, Result};

@@ -237,6 +237,62 @@ impl Write for Out<'_> {
     }
 }
 
+/// A file written whole or not at all (`-o FILE`): bytes go to a temporary
+/// file beside it, which [`AtomicFile::commit`] syncs and renames over it.
+/// Dropped without commit, the temporary file is removed.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl AtomicFile {
+    /// Starts writing `path`.
+    pub fn create(path: impl Into<PathBuf>) -> Result<AtomicFile> {
+        let path = path.into();
+        let tmp = crate::content::temp_beside(&path);
+        let file =
+            std::fs::File::create(&tmp).map_err(|e| Error::io(&e).context(path.display()))?;
+        Ok(AtomicFile {
+            path,
+            tmp,
+            file: Some(file),
+        })
+    }
+
+    /// Makes the file durable and puts it in place.
+    pub fn commit(mut self) -> Result<()> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| Error::new(Kind::Internal, "committed twice"))?;
+        file.sync_all()
+            .and_then(|()| std::fs::rename(&self.tmp, &self.path))
+            .map_err(|e| Error::io(&e).context(self.path.display()))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("file already committed"))?
+            .write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Standard input as a file, so that a regular file can be seeked and a
 /// pipe read in large chunks.
 pub fn stdin_file() -> Result<std::fs::File> {

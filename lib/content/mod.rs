@@ -203,7 +203,7 @@ pub(crate) fn mtime(m: &fs::Metadata) -> SystemTime {
 }
 
 /// A temporary name beside `path`, unique to this process and call.
-fn temp_beside(path: &Path) -> PathBuf {
+pub(crate) fn temp_beside(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
