@@ -1,11 +1,17 @@
 //! End-to-end tests: the built programs run as a user runs them, against
-//! stores in fresh directories. One module per program, plus the docs.
+//! stores in fresh directories and a real registry (Debian's docker-registry)
+//! on 127.0.0.1. One module per program, the docs, and the rig itself.
+mod image;
+mod registry;
+mod rig;
 mod util;
 
 mod active;
 mod common;
 mod delete;
 mod docs;
+mod fetch;
 mod ingest;
 mod list;
 mod path;
+mod resolve;
