@@ -233,3 +233,35 @@ fn tokens_are_fetched_once_per_scope() {
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert!(requests[0].contains("anonymous"), "{requests:?}");
 }
+
+#[test]
+fn credentials_never_follow_a_redirect_to_another_host() {
+    let env = Env::new("fetch-redirect");
+    for auth in [Auth::Basic, Auth::Token] {
+        let reg = Registry::start_redirecting(auth);
+        let img = two_layer_image(Format::Oci);
+        reg.push_image("private/app", "v1", &img);
+        let config = crate::resolve::docker_config(
+            &env,
+            &reg,
+            crate::registry::USER,
+            crate::registry::PASSWORD,
+        );
+        let out = env.dir.join("layer");
+        let name = format!("{}/private/app@{}", reg.host(), img.layers[0].digest);
+        env.dist("fetch")
+            .args(["-o", out.to_str().unwrap(), &name])
+            .env("DOCKER_CONFIG", &config)
+            .ok();
+        assert_eq!(fs::read(&out).unwrap(), img.layers[0].blob);
+        let seen = reg.storage_host().unwrap().requests();
+        assert!(!seen.is_empty(), "{auth:?}: the registry did not redirect");
+        for (path, authorization) in &seen {
+            assert!(path.ends_with("/data"), "{path}");
+            assert_eq!(
+                authorization, &None,
+                "{auth:?}: credentials went to the storage host for {path}"
+            );
+        }
+    }
+}

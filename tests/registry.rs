@@ -47,6 +47,7 @@ pub struct Registry {
     auth: Auth,
     token: Option<TokenServer>,
     agent: ureq::Agent,
+    storage_host: Option<StorageHost>,
 }
 
 fn unique() -> String {
@@ -121,6 +122,17 @@ impl Registry {
     /// Starts a registry with `auth` on a free port in a fresh directory and
     /// waits until it answers.
     pub fn start(auth: Auth) -> Registry {
+        Registry::start_with(auth, false)
+    }
+
+    /// Starts a registry whose blob downloads redirect to a [`StorageHost`]
+    /// on another loopback address, as registries backed by S3 or a CDN do
+    /// (distribution's `redirect` storage middleware).
+    pub fn start_redirecting(auth: Auth) -> Registry {
+        Registry::start_with(auth, true)
+    }
+
+    fn start_with(auth: Auth, redirect: bool) -> Registry {
         let bin = binary();
         let base = std::env::var_os("DIST_TEST_TMP")
             .map(PathBuf::from)
@@ -148,7 +160,11 @@ impl Registry {
             auth,
             token,
             agent: agent(),
+            storage_host: None,
         };
+        if redirect {
+            reg.storage_host = Some(StorageHost::start(reg.storage.clone()));
+        }
         // The port is free when picked but may be taken before the registry
         // binds it: try another one then.
         for attempt in 0.. {
@@ -182,6 +198,13 @@ impl Registry {
                 )
             }
         };
+        let middleware = match &self.storage_host {
+            Some(h) => format!(
+                "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: http://{}/\n",
+                h.addr
+            ),
+            None => String::new(),
+        };
         let config = format!(
             "version: 0.1
 log:
@@ -202,7 +225,7 @@ http:
   secret: dist-test-secret
   headers:
     X-Content-Type-Options: [nosniff]
-{auth}",
+{auth}{middleware}",
             storage = self.storage.display(),
             port = self.port,
         );
@@ -245,6 +268,12 @@ http:
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The storage host blob downloads redirect to, for a registry started
+    /// with [`Registry::start_redirecting`].
+    pub fn storage_host(&self) -> Option<&StorageHost> {
+        self.storage_host.as_ref()
     }
 
     /// `127.0.0.1:PORT`.
@@ -832,4 +861,79 @@ fn answer(
         "issued_at": rfc3339(now),
     });
     (200, String::new(), body.to_string())
+}
+
+/// A storage host on 127.0.0.2 that serves the registry's storage files, the
+/// way S3 or a CDN serves a registry's blobs after a redirect. It records the
+/// path and `Authorization` header of every request it answers.
+pub struct StorageHost {
+    pub addr: String,
+    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+}
+
+impl StorageHost {
+    fn start(root: PathBuf) -> StorageHost {
+        let listener = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (root, log) = (root.clone(), log.clone());
+                std::thread::spawn(move || serve_file(stream, &root, &log));
+            }
+        });
+        StorageHost { addr, seen }
+    }
+
+    /// (path, Authorization header) of every request served so far.
+    pub fn requests(&self) -> Vec<(String, Option<String>)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn serve_file(stream: TcpStream, root: &Path, log: &Mutex<Vec<(String, Option<String>)>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_string();
+    let mut authorization = None;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(v.trim().to_string());
+        }
+    }
+    log.lock().unwrap().push((path.clone(), authorization));
+    let mut out = stream;
+    match fs::read(root.join(path.trim_start_matches('/'))) {
+        Ok(body) => {
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = out.write_all(&body);
+        }
+        Err(_) => {
+            let _ = write!(
+                out,
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    }
 }
