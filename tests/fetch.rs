@@ -37,6 +37,17 @@ fn fetch_manifests_configs_and_layers_by_tag_and_digest() {
             .ok();
         assert_eq!(fs::read(&file).unwrap(), l.blob);
     }
+    // -o to a device writes through it: /dev/null stays a device.
+    env.dist("fetch")
+        .args([
+            "-o",
+            "/dev/null",
+            &format!("{repo}@{}", img.layers[0].digest),
+        ])
+        .ok();
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &fs::metadata("/dev/null").unwrap().file_type()
+    ));
     // The historic form: LOCATOR OBJECT [mediatype:TYPE].
     let old = env
         .dist("fetch")

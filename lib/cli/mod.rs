@@ -239,10 +239,13 @@ impl Write for Out<'_> {
 
 /// A file written whole or not at all (`-o FILE`): bytes go to a temporary
 /// file beside it, which [`AtomicFile::commit`] syncs and renames over it.
-/// Dropped without commit, the temporary file is removed.
+/// Dropped without commit, the temporary file is removed. A path that is
+/// not a regular file (`/dev/null`, a FIFO, a symlink) is written in place:
+/// renaming over it would replace the device or the link.
 pub struct AtomicFile {
     path: PathBuf,
-    tmp: PathBuf,
+    /// The temporary file, when writing by rename.
+    tmp: Option<PathBuf>,
     file: Option<std::fs::File>,
 }
 
@@ -250,12 +253,25 @@ impl AtomicFile {
     /// Starts writing `path`.
     pub fn create(path: impl Into<PathBuf>) -> Result<AtomicFile> {
         let path = path.into();
+        let err = |e: io::Error| Error::io(&e).context(path.display());
+        let in_place = std::fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_file());
+        if in_place {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&path)
+                .map_err(err)?;
+            return Ok(AtomicFile {
+                path,
+                tmp: None,
+                file: Some(file),
+            });
+        }
         let tmp = crate::content::temp_beside(&path);
-        let file =
-            std::fs::File::create(&tmp).map_err(|e| Error::io(&e).context(path.display()))?;
+        let file = std::fs::File::create(&tmp).map_err(err)?;
         Ok(AtomicFile {
             path,
-            tmp,
+            tmp: Some(tmp),
             file: Some(file),
         })
     }
@@ -266,8 +282,9 @@ impl AtomicFile {
             .file
             .take()
             .ok_or_else(|| Error::new(Kind::Internal, "committed twice"))?;
+        let Some(tmp) = &self.tmp else { return Ok(()) };
         file.sync_all()
-            .and_then(|()| std::fs::rename(&self.tmp, &self.path))
+            .and_then(|()| std::fs::rename(tmp, &self.path))
             .map_err(|e| Error::io(&e).context(self.path.display()))
     }
 }
@@ -287,8 +304,8 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.file.is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let (Some(_), Some(tmp)) = (&self.file, &self.tmp) {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }
