@@ -276,3 +276,30 @@ fn credentials_never_follow_a_redirect_to_another_host() {
         }
     }
 }
+
+#[test]
+fn server_errors_are_retried_with_backoff_then_unavailable() {
+    let env = Env::new("fetch-5xx");
+    let reg = Registry::start(Auth::None);
+    let img = two_layer_image(Format::Oci);
+    reg.push_image("team/app", "v1", &img);
+    // Distribution answers a layer digest on the manifests endpoint with 500:
+    // a manifest hint sends dist-fetch there, so every attempt fails.
+    let name = format!("{}/team/app@{}", reg.host(), img.layers[0].digest);
+    let start = std::time::Instant::now();
+    let out = env
+        .dist("fetch")
+        .args(["--media-type", OCI_MANIFEST, &name])
+        .fails(6);
+    out.stderr_has("unavailable (registry said 500");
+    let attempts = reg
+        .log()
+        .lines()
+        .filter(|l| l.contains("GET /v2/team/app/manifests/") && l.contains("\" 500 "))
+        .count();
+    assert_eq!(attempts, 6, "{}", reg.log());
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(7),
+        "no backoff between attempts"
+    );
+}

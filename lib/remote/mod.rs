@@ -521,3 +521,58 @@ impl Read for Blob<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_without_a_content_type_are_sniffed() {
+        assert_eq!(
+            sniff(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}"#)
+                .unwrap(),
+            descriptor::OCI_INDEX
+        );
+        assert_eq!(
+            sniff(br#"{"schemaVersion":2,"manifests":[]}"#).unwrap(),
+            descriptor::OCI_INDEX
+        );
+        assert_eq!(
+            sniff(br#"{"schemaVersion":2,"config":{},"layers":[]}"#).unwrap(),
+            descriptor::OCI_MANIFEST
+        );
+        assert_eq!(
+            sniff(br#"{"schemaVersion":1,"fsLayers":[]}"#).unwrap(),
+            descriptor::DOCKER_SCHEMA1
+        );
+        assert_eq!(sniff(b"not json"), None);
+    }
+
+    #[test]
+    fn schema1_is_refused_with_a_reason() {
+        let r: Reference = "127.0.0.1:5000/old/image:v1".parse().unwrap();
+        for mt in [
+            descriptor::DOCKER_SCHEMA1,
+            descriptor::DOCKER_SCHEMA1_SIGNED,
+        ] {
+            let e = check_schema(&r, mt).unwrap_err();
+            assert_eq!(e.kind(), Kind::InvalidContent);
+            assert!(e.to_string().contains("unsupported: schema1"), "{e}");
+        }
+        assert!(check_schema(&r, descriptor::OCI_MANIFEST).is_ok());
+    }
+
+    #[test]
+    fn accept_lists_hints_first_without_repeats() {
+        assert_eq!(
+            accept_header(&[descriptor::DOCKER_MANIFEST]),
+            format!(
+                "{}, {}, {}, {}",
+                descriptor::DOCKER_MANIFEST,
+                descriptor::OCI_INDEX,
+                descriptor::DOCKER_MANIFEST_LIST,
+                descriptor::OCI_MANIFEST
+            )
+        );
+    }
+}
