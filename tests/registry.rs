@@ -868,8 +868,11 @@ fn answer(
 /// path and `Authorization` header of every request it answers.
 pub struct StorageHost {
     pub addr: String,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
+
+/// A request the storage host served: its path and `Authorization` header.
+type Seen = (String, Option<String>);
 
 impl StorageHost {
     fn start(root: PathBuf) -> StorageHost {
@@ -887,12 +890,12 @@ impl StorageHost {
     }
 
     /// (path, Authorization header) of every request served so far.
-    pub fn requests(&self) -> Vec<(String, Option<String>)> {
+    pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
 
-fn serve_file(stream: TcpStream, root: &Path, log: &Mutex<Vec<(String, Option<String>)>>) {
+fn serve_file(stream: TcpStream, root: &Path, log: &Mutex<Vec<Seen>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
