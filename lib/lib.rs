@@ -6,6 +6,7 @@
 //! [`time`], [`error`]. See `DESIGN.md` and `dist.7`.
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod cli;
 pub mod content;
 pub mod descriptor;
@@ -13,6 +14,8 @@ pub mod digest;
 pub mod error;
 pub mod reference;
 pub mod remote;
+pub mod rootfs;
+pub mod stream;
 pub mod time;
 
 pub use error::{Context, Error, Kind, Result};

@@ -18,6 +18,7 @@ use crate::descriptor::{self, Descriptor};
 use crate::digest::{Digest, Digester};
 use crate::error::{Error, Kind, Result};
 use crate::reference::Reference;
+use crate::stream::ReadAhead;
 use http::{Request, Transport, header, status_error};
 
 /// The largest manifest or index dist accepts.
@@ -392,87 +393,6 @@ impl Blob<'_> {
         }
         std::thread::sleep(Duration::from_millis(250) * 2u32.pow(self.interruptions.min(5) - 1));
         self.open().map_err(io::Error::other)
-    }
-}
-
-/// Receives a response body on a thread of its own into pooled buffers, so
-/// that the network and the hashing of what came before overlap.
-struct ReadAhead {
-    chunks: std::sync::mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
-    pool: std::sync::mpsc::Sender<Vec<u8>>,
-    current: Vec<u8>,
-    len: usize,
-    at: usize,
-}
-
-/// Size of one read-ahead buffer and how many may be in flight.
-const CHUNK: usize = 1 << 20;
-const CHUNKS: usize = 4;
-
-impl ReadAhead {
-    fn spawn(mut body: ::ureq::BodyReader<'static>) -> ReadAhead {
-        let (chunk_tx, chunks) = std::sync::mpsc::sync_channel(CHUNKS);
-        let (pool, pool_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        std::thread::spawn(move || {
-            loop {
-                // Buffers keep their full length: no zeroing on reuse.
-                let mut buf = pool_rx.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
-                let mut n = 0;
-                // Gather a quarter of a buffer per message, or what came before the end.
-                let end = loop {
-                    match body.read(&mut buf[n..]) {
-                        Ok(0) => break Ok(true),
-                        Ok(k) => {
-                            n += k;
-                            if n >= CHUNK / 4 {
-                                break Ok(false);
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
-                };
-                if n > 0 && chunk_tx.send(Ok((buf, n))).is_err() {
-                    return;
-                }
-                match end {
-                    Ok(false) => continue,
-                    Ok(true) => drop(chunk_tx.send(Ok((Vec::new(), 0)))),
-                    Err(e) => drop(chunk_tx.send(Err(e))),
-                }
-                return;
-            }
-        });
-        ReadAhead {
-            chunks,
-            pool,
-            current: Vec::new(),
-            len: 0,
-            at: 0,
-        }
-    }
-}
-
-impl Read for ReadAhead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at == self.len {
-            let (next, len) = match self.chunks.recv() {
-                Ok(chunk) => chunk?,
-                Err(_) => return Err(io::Error::other("the receiving thread stopped")),
-            };
-            let spent = std::mem::replace(&mut self.current, next);
-            if !spent.is_empty() {
-                let _ = self.pool.send(spent);
-            }
-            (self.len, self.at) = (len, 0);
-            if len == 0 {
-                return Ok(0);
-            }
-        }
-        let n = buf.len().min(self.len - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }
 

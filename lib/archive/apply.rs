@@ -1,0 +1,701 @@
+//! Applying one uncompressed layer (a tar stream) to a directory, entry by
+//! entry, as the OCI image spec's "Applying Changesets" says: regular files,
+//! directories, symlinks, hardlinks, FIFOs and devices with their modes,
+//! owners, times and extended attributes; `.wh.NAME` whiteouts remove NAME
+//! from lower layers and `.wh..wh..opq` empties a directory of lower content.
+//!
+//! Nothing outside the target is ever touched: see `root` for how names and
+//! symlinks are resolved. Entries are replaced, never written through: an
+//! existing entry of another kind is removed first (directories recursively,
+//! without following symlinks) and files are created with `O_EXCL|O_NOFOLLOW`.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use rustix::fs::{AtFlags, Dev, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
+use rustix::io::Errno;
+
+use super::root::{Inside, Root};
+use crate::error::{Error, Kind, Result};
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Give entries the owner the layer says (only root can).
+    pub same_owner: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            same_owner: rustix::process::geteuid().is_root(),
+        }
+    }
+}
+
+/// What applying a layer did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Entries applied, whiteouts included.
+    pub entries: u64,
+    /// Device nodes not created because the process may not.
+    pub skipped_devices: u64,
+    /// Extended attributes the file system refused.
+    pub skipped_xattrs: u64,
+}
+
+/// The byte prefix of whiteout names.
+const WHITEOUT: &[u8] = b".wh.";
+/// The name that marks a directory opaque.
+const OPAQUE: &[u8] = b".wh..wh..opq";
+
+struct Applier<'a> {
+    root: &'a Root,
+    opts: &'a ApplyOptions,
+    /// (dev, ino) of every entry this layer made: whiteouts and opaque
+    /// markers remove only what lower layers had.
+    created: HashSet<(u64, u64)>,
+    /// Directories whose times are set once everything in them is written.
+    dir_times: Vec<(Inside, Timestamps)>,
+    /// The directory the last entry went into.
+    last_dir: Option<(Inside, OwnedFd)>,
+    done: Applied,
+    buf: Vec<u8>,
+}
+
+/// Applies the tar stream `layer` to the directory `root`.
+pub(crate) fn apply(root: &Root, layer: impl Read, opts: &ApplyOptions) -> Result<Applied> {
+    let mut a = Applier {
+        root,
+        opts,
+        created: HashSet::new(),
+        dir_times: Vec::new(),
+        last_dir: None,
+        done: Applied::default(),
+        buf: vec![0; 256 << 10],
+    };
+    let mut archive = tar::Archive::new(layer);
+    let entries = archive.entries().map_err(|e| malformed(&e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| malformed(&e))?;
+        let name = entry.path_bytes().into_owned();
+        a.entry(&mut entry).map_err(|e| {
+            e.context(format!(
+                "/{}",
+                String::from_utf8_lossy(&name).trim_start_matches('/')
+            ))
+        })?;
+        a.done.entries += 1;
+    }
+    a.finish()?;
+    Ok(a.done)
+}
+
+/// A tar stream that cannot be read: truncated, a bad checksum, not a tar.
+pub(crate) fn malformed_stream(e: &io::Error) -> Error {
+    malformed(e)
+}
+
+fn malformed(e: &io::Error) -> Error {
+    let why = Error::io(e);
+    let why = why.message();
+    let why = if why.is_empty() {
+        "unexpected end of stream"
+    } else {
+        why
+    };
+    Error::new(Kind::InvalidContent, format!("malformed layer: {why}"))
+}
+
+fn io_err(e: impl Into<io::Error>) -> Error {
+    Error::io(&e.into())
+}
+
+/// The metadata of an entry, PAX records applied.
+struct Meta {
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    mtime: Timespec,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Meta {
+    fn of<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
+        let h = entry.header();
+        let mode = h.mode().map_err(|e| malformed(&e))? & 0o7777;
+        let mut uid = h.uid().map_err(|e| malformed(&e))?;
+        let mut gid = h.gid().map_err(|e| malformed(&e))?;
+        let mut mtime = Timespec {
+            tv_sec: h.mtime().map_err(|e| malformed(&e))? as i64,
+            tv_nsec: 0,
+        };
+        let mut xattrs = Vec::new();
+        if let Some(pax) = entry.pax_extensions().map_err(|e| malformed(&e))? {
+            for ext in pax {
+                let ext = ext.map_err(|e| malformed(&e))?;
+                let key = ext.key_bytes();
+                let value = ext.value_bytes();
+                let text = std::str::from_utf8(value).unwrap_or("");
+                match key {
+                    b"uid" => uid = text.parse().unwrap_or(uid),
+                    b"gid" => gid = text.parse().unwrap_or(gid),
+                    b"mtime" => mtime = parse_pax_time(text).unwrap_or(mtime),
+                    k if k.starts_with(b"SCHILY.xattr.") => {
+                        xattrs.push((k[b"SCHILY.xattr.".len()..].to_vec(), value.to_vec()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Meta {
+            mode,
+            uid,
+            gid,
+            mtime,
+            xattrs,
+        })
+    }
+
+    fn times(&self) -> Timestamps {
+        Timestamps {
+            last_access: self.mtime,
+            last_modification: self.mtime,
+        }
+    }
+}
+
+/// `1700000000.123456789` → a timespec.
+fn parse_pax_time(text: &str) -> Option<Timespec> {
+    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
+    let tv_sec: i64 = secs.parse().ok()?;
+    let digits: String = frac.chars().take(9).collect();
+    let tv_nsec = if digits.is_empty() {
+        0
+    } else {
+        format!("{digits:0<9}").parse().ok()?
+    };
+    Some(Timespec { tv_sec, tv_nsec })
+}
+
+impl Applier<'_> {
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+        let kind = entry.header().entry_type();
+        if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader
+        ) {
+            return Ok(());
+        }
+        let path = Inside::clean(&entry.path_bytes());
+        let Some((parent, name)) = path.split_last() else {
+            // The root itself: only a directory entry makes sense there.
+            if kind.is_dir() {
+                let meta = Meta::of(entry)?;
+                let fd = rustix::fs::openat(
+                    self.root.fd(),
+                    ".",
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(io_err)?;
+                self.metadata(fd.as_fd(), &meta, false)?;
+                self.dir_times.push((Inside::default(), meta.times()));
+                return Ok(());
+            }
+            return Err(Error::new(
+                Kind::InvalidContent,
+                "an entry that is not a directory names the root",
+            ));
+        };
+        let name = name.to_vec();
+        if let Some(target) = name.strip_prefix(WHITEOUT) {
+            return self.whiteout(&parent, target);
+        }
+        let meta = Meta::of(entry)?;
+        let dir = self.dir(&parent)?;
+        let dir = dir.as_fd();
+        match kind {
+            tar::EntryType::Directory => self.directory(dir, &parent, &name, &meta),
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                self.file(dir, &name, &meta, entry)
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| Error::new(Kind::InvalidContent, "symlink without a target"))?;
+                self.symlink(dir, &name, &target[..], &meta)
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| Error::new(Kind::InvalidContent, "hardlink without a target"))?;
+                self.hardlink(dir, &name, &Inside::clean(&target[..]))
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                let h = entry.header();
+                let major = h.device_major().ok().flatten().unwrap_or(0);
+                let minor = h.device_minor().ok().flatten().unwrap_or(0);
+                let file_type = match kind {
+                    tar::EntryType::Char => FileType::CharacterDevice,
+                    tar::EntryType::Block => FileType::BlockDevice,
+                    _ => FileType::Fifo,
+                };
+                self.node(
+                    dir,
+                    &name,
+                    file_type,
+                    rustix::fs::makedev(major, minor),
+                    &meta,
+                )
+            }
+            other => Err(Error::new(
+                Kind::InvalidContent,
+                format!("unsupported entry type {:?}", other.as_byte() as char),
+            )),
+        }
+    }
+
+    /// The directory `path` inside the root, created (with its parents) if
+    /// the layer did not say so. The last one is kept open for the next entry.
+    fn dir(&mut self, path: &Inside) -> Result<OwnedFd> {
+        if let Some((p, fd)) = &self.last_dir
+            && p == path
+        {
+            return fd.try_clone().map_err(io_err);
+        }
+        let fd = self.make_dir(path, 0)?;
+        self.last_dir = Some((path.clone(), fd.try_clone().map_err(io_err)?));
+        Ok(fd)
+    }
+
+    /// Opens `path`, making what is missing: a missing directory is created;
+    /// a symlink to a missing place makes that place, inside the root, as
+    /// containerd does.
+    fn make_dir(&mut self, path: &Inside, links: usize) -> Result<OwnedFd> {
+        let e = match self.root.open_dir(path) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) && links < 40 => e,
+            Err(e) => return Err(self.not_a_dir(e, path)),
+        };
+        let (parent, name) = path.split_last().ok_or_else(|| io_err(e))?;
+        let up = self.make_dir(&parent, links)?;
+        match rustix::fs::mkdirat(&up, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) => {}
+            Err(Errno::EXIST) => {
+                if let Ok(target) = rustix::fs::readlinkat(&up, name, Vec::new()) {
+                    let target = target.into_bytes();
+                    let there = if target.starts_with(b"/") {
+                        Inside::clean(&target)
+                    } else {
+                        Inside::clean(&[parent.to_bytes(), b"/".to_vec(), target].concat())
+                    };
+                    self.make_dir(&there, links + 1)?;
+                }
+            }
+            Err(e) => return Err(io_err(e).context(path)),
+        }
+        self.root
+            .open_dir(path)
+            .map_err(|e| self.not_a_dir(e, path))
+    }
+
+    fn not_a_dir(&self, e: io::Error, path: &Inside) -> Error {
+        if e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error())
+            || e.raw_os_error() == Some(Errno::LOOP.raw_os_error())
+        {
+            Error::new(
+                Kind::InvalidContent,
+                format!("{path} is not a directory, but the layer puts entries in it"),
+            )
+        } else {
+            Error::io(&e).context(path)
+        }
+    }
+
+    /// What is at `name` in `dir`, without following a symlink.
+    fn existing(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Option<rustix::fs::Stat>> {
+        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(st)),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// Makes room for a new entry `name`: removes what is there (unless it is
+    /// a directory and `keep_dir`). Returns whether a directory was kept.
+    fn clear(&mut self, dir: BorrowedFd<'_>, name: &[u8], keep_dir: bool) -> Result<bool> {
+        let Some(st) = Self::existing(dir, name)? else {
+            return Ok(false);
+        };
+        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        if is_dir && keep_dir {
+            return Ok(true);
+        }
+        self.remove(dir, name, is_dir)?;
+        Ok(false)
+    }
+
+    /// Removes `name` from `dir`, a directory with everything in it, never
+    /// following a symlink.
+    fn remove(&mut self, dir: BorrowedFd<'_>, name: &[u8], is_dir: bool) -> Result<()> {
+        if is_dir {
+            // Paths through this directory may be cached.
+            self.last_dir = None;
+            let sub = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(io_err)?;
+            self.empty_dir(sub.as_fd(), &HashSet::new())?;
+            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(io_err)
+        } else {
+            rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(io_err)
+        }
+    }
+
+    /// Removes every entry of the open directory `dir` except those whose
+    /// (dev, ino) is in `keep`.
+    fn empty_dir(&mut self, dir: BorrowedFd<'_>, keep: &HashSet<(u64, u64)>) -> Result<()> {
+        let mut names = Vec::new();
+        for e in rustix::fs::Dir::read_from(dir).map_err(io_err)? {
+            let e = e.map_err(io_err)?;
+            let n = e.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                names.push(n.to_vec());
+            }
+        }
+        for n in names {
+            let Some(st) = Self::existing(dir, &n)? else {
+                continue;
+            };
+            if keep.contains(&(st.st_dev, st.st_ino)) {
+                continue;
+            }
+            self.remove(
+                dir,
+                &n,
+                FileType::from_raw_mode(st.st_mode) == FileType::Directory,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn whiteout(&mut self, parent: &Inside, target: &[u8]) -> Result<()> {
+        if target == &OPAQUE[WHITEOUT.len()..] {
+            let dir = match self.root.open_dir(parent) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => return Ok(()),
+                Err(e) => return Err(self.not_a_dir(e, parent)),
+            };
+            let dir = rustix::fs::openat(
+                &dir,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(io_err)?;
+            let keep = std::mem::take(&mut self.created);
+            let result = self.empty_dir(dir.as_fd(), &keep);
+            self.created = keep;
+            return result;
+        }
+        if target.is_empty() || target == b"." || target == b".." || target.contains(&b'/') {
+            return Err(Error::new(
+                Kind::InvalidContent,
+                format!(
+                    "whiteout of '{}' names no entry",
+                    String::from_utf8_lossy(target)
+                ),
+            ));
+        }
+        let dir = match self.root.open_dir(parent) {
+            Ok(fd) => fd,
+            // Nothing below: nothing to remove.
+            Err(e) if matches!(Errno::from_io_error(&e), Some(Errno::NOENT | Errno::NOTDIR)) => {
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io(&e).context(parent)),
+        };
+        let Some(st) = Self::existing(dir.as_fd(), target)? else {
+            return Ok(());
+        };
+        if self.created.contains(&(st.st_dev, st.st_ino)) {
+            return Ok(());
+        }
+        self.remove(
+            dir.as_fd(),
+            target,
+            FileType::from_raw_mode(st.st_mode) == FileType::Directory,
+        )
+    }
+
+    fn directory(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        parent: &Inside,
+        name: &[u8],
+        meta: &Meta,
+    ) -> Result<()> {
+        if !self.clear(dir, name, true)? {
+            rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)).map_err(io_err)?;
+        }
+        let fd = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io_err)?;
+        self.metadata(fd.as_fd(), meta, false)?;
+        self.remember(fd.as_fd())?;
+        self.dir_times.push((parent.join(name), meta.times()));
+        Ok(())
+    }
+
+    fn file<R: Read>(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        meta: &Meta,
+        data: &mut R,
+    ) -> Result<()> {
+        self.clear(dir, name, false)?;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd =
+            rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o600)).map_err(io_err)?;
+        loop {
+            let n = match data.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(malformed(&e)),
+            };
+            let mut chunk = &self.buf[..n];
+            while !chunk.is_empty() {
+                let w = rustix::io::write(&fd, chunk).map_err(io_err)?;
+                chunk = &chunk[w..];
+            }
+        }
+        self.metadata(fd.as_fd(), meta, true)?;
+        self.remember(fd.as_fd())
+    }
+
+    fn symlink(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        target: &[u8],
+        meta: &Meta,
+    ) -> Result<()> {
+        self.clear(dir, name, false)?;
+        rustix::fs::symlinkat(target, dir, name).map_err(io_err)?;
+        // A symlink now stands where a cached path may go.
+        self.last_dir = None;
+        if self.opts.same_owner {
+            rustix::fs::chownat(
+                dir,
+                name,
+                Some(uid(meta.uid)),
+                Some(gid(meta.gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(io_err)?;
+        }
+        rustix::fs::utimensat(dir, name, &meta.times(), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(io_err)?;
+        self.remember_at(dir, name)
+    }
+
+    fn hardlink(&mut self, dir: BorrowedFd<'_>, name: &[u8], target: &Inside) -> Result<()> {
+        let Some((tparent, tname)) = target.split_last() else {
+            return Err(Error::new(Kind::InvalidContent, "hardlink to the root"));
+        };
+        let missing = || {
+            Error::new(
+                Kind::InvalidContent,
+                format!("hardlink to {target}, which is not in the target"),
+            )
+        };
+        let tdir = match self.root.open_dir(&tparent) {
+            Ok(fd) => fd,
+            Err(e) if matches!(Errno::from_io_error(&e), Some(Errno::NOENT | Errno::NOTDIR)) => {
+                return Err(missing());
+            }
+            Err(e) => return Err(Error::io(&e).context(&tparent)),
+        };
+        let Some(st) = Self::existing(tdir.as_fd(), tname)? else {
+            return Err(missing());
+        };
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            return Err(Error::new(
+                Kind::InvalidContent,
+                format!("hardlink to directory {target}"),
+            ));
+        }
+        if let Some(existing) = Self::existing(dir, name)? {
+            if (existing.st_dev, existing.st_ino) == (st.st_dev, st.st_ino) {
+                return Ok(());
+            }
+            self.remove(
+                dir,
+                name,
+                FileType::from_raw_mode(existing.st_mode) == FileType::Directory,
+            )?;
+        }
+        // Without AT_SYMLINK_FOLLOW: a symlink is linked as itself, never followed.
+        rustix::fs::linkat(&tdir, tname, dir, name, AtFlags::empty()).map_err(io_err)
+    }
+
+    fn node(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        file_type: FileType,
+        dev: Dev,
+        meta: &Meta,
+    ) -> Result<()> {
+        self.clear(dir, name, false)?;
+        match rustix::fs::mknodat(dir, name, file_type, Mode::from_raw_mode(0o600), dev) {
+            Ok(()) => {}
+            Err(Errno::PERM | Errno::ACCESS) if file_type != FileType::Fifo => {
+                self.done.skipped_devices += 1;
+                return Ok(());
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+        let fd = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io_err)?;
+        if self.opts.same_owner {
+            rustix::fs::chownat(
+                dir,
+                name,
+                Some(uid(meta.uid)),
+                Some(gid(meta.gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(io_err)?;
+        }
+        // chmod of a node through /proc would be needed for O_PATH fds: use the name, which is ours.
+        rustix::fs::chmodat(dir, name, Mode::from_raw_mode(meta.mode), AtFlags::empty())
+            .map_err(io_err)?;
+        rustix::fs::utimensat(dir, name, &meta.times(), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(io_err)?;
+        self.remember(fd.as_fd())
+    }
+
+    /// Owner, mode (after the owner: chown clears setuid), xattrs and, for
+    /// files, times of an entry open as `fd`.
+    fn metadata(&mut self, fd: BorrowedFd<'_>, meta: &Meta, times: bool) -> Result<()> {
+        if self.opts.same_owner {
+            rustix::fs::fchown(fd, Some(uid(meta.uid)), Some(gid(meta.gid))).map_err(io_err)?;
+        }
+        rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode)).map_err(io_err)?;
+        for (key, value) in &meta.xattrs {
+            match rustix::fs::fsetxattr(
+                fd,
+                OsStr::from_bytes(key),
+                value,
+                rustix::fs::XattrFlags::empty(),
+            ) {
+                Ok(()) => {}
+                Err(
+                    Errno::NOTSUP
+                    | Errno::PERM
+                    | Errno::ACCESS
+                    | Errno::INVAL
+                    | Errno::NOSPC
+                    | Errno::RANGE,
+                ) => {
+                    self.done.skipped_xattrs += 1;
+                }
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+        if times {
+            rustix::fs::futimens(fd, &meta.times()).map_err(io_err)?;
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, fd: BorrowedFd<'_>) -> Result<()> {
+        let st = rustix::fs::fstat(fd).map_err(io_err)?;
+        self.created.insert((st.st_dev, st.st_ino));
+        Ok(())
+    }
+
+    fn remember_at(&mut self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<()> {
+        if let Some(st) = Self::existing(dir, name)? {
+            self.created.insert((st.st_dev, st.st_ino));
+        }
+        Ok(())
+    }
+
+    /// Sets the times of directories, deepest first, now that nothing more
+    /// is written in them.
+    fn finish(&mut self) -> Result<()> {
+        let mut dirs = std::mem::take(&mut self.dir_times);
+        dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.depth()));
+        for (path, times) in dirs {
+            // A later entry may have replaced or whited out the directory.
+            let Ok(fd) = self.root.open_dir(&path) else {
+                continue;
+            };
+            let fd = match rustix::fs::openat(
+                &fd,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(_) => continue,
+            };
+            rustix::fs::futimens(&fd, &times).map_err(|e| io_err(e).context(&path))?;
+        }
+        Ok(())
+    }
+}
+
+fn uid(id: u64) -> Uid {
+    Uid::from_raw(id as u32)
+}
+
+fn gid(id: u64) -> Gid {
+    Gid::from_raw(id as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_times() {
+        assert_eq!(
+            parse_pax_time("1700000000.5").unwrap(),
+            Timespec {
+                tv_sec: 1_700_000_000,
+                tv_nsec: 500_000_000
+            }
+        );
+        assert_eq!(
+            parse_pax_time("12").unwrap(),
+            Timespec {
+                tv_sec: 12,
+                tv_nsec: 0
+            }
+        );
+        assert_eq!(parse_pax_time("1.1234567891").unwrap().tv_nsec, 123_456_789);
+        assert!(parse_pax_time("x").is_none());
+    }
+}
