@@ -4,8 +4,8 @@
 //! uncompressed stream, computed while applying.
 //!
 //! The applier knows nothing of compression or of the store; [`apply_layer`]
-//! composes decompress → hash → apply, inflating and hashing on one thread
-//! while this one extracts.
+//! composes decompress → hash → apply, inflating on one thread while this
+//! one hashes and extracts.
 
 mod apply;
 mod root;
