@@ -7,6 +7,7 @@ mod rig;
 mod util;
 
 mod active;
+mod apply;
 mod common;
 mod delete;
 mod docs;

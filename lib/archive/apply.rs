@@ -58,6 +58,9 @@ struct Applier<'a> {
     /// (dev, ino) of every entry this layer made: whiteouts and opaque
     /// markers remove only what lower layers had.
     created: HashSet<(u64, u64)>,
+    /// Paths of the directories this layer puts entries in, and their
+    /// ancestors: an opaque directory keeps them, emptied of lower content.
+    touched: HashSet<Inside>,
     /// Directories whose times are set once everything in them is written.
     dir_times: Vec<(Inside, Timestamps)>,
     /// The directory the last entry went into.
@@ -72,6 +75,7 @@ pub(crate) fn apply(root: &Root, layer: impl Read, opts: &ApplyOptions) -> Resul
         root,
         opts,
         created: HashSet::new(),
+        touched: HashSet::new(),
         dir_times: Vec::new(),
         last_dir: None,
         done: Applied::default(),
@@ -268,6 +272,7 @@ impl Applier<'_> {
             return fd.try_clone().map_err(io_err);
         }
         let fd = self.make_dir(path, 0)?;
+        self.touch(path);
         self.last_dir = Some((path.clone(), fd.try_clone().map_err(io_err)?));
         Ok(fd)
     }
@@ -284,7 +289,7 @@ impl Applier<'_> {
         let (parent, name) = path.split_last().ok_or_else(|| io_err(e))?;
         let up = self.make_dir(&parent, links)?;
         match rustix::fs::mkdirat(&up, name, Mode::from_raw_mode(0o755)) {
-            Ok(()) => {}
+            Ok(()) => self.remember_at(up.as_fd(), name)?,
             Err(Errno::EXIST) => {
                 if let Ok(target) = rustix::fs::readlinkat(&up, name, Vec::new()) {
                     let target = target.into_bytes();
@@ -352,16 +357,18 @@ impl Applier<'_> {
                 Mode::empty(),
             )
             .map_err(io_err)?;
-            self.empty_dir(sub.as_fd(), &HashSet::new())?;
+            self.empty_dir(sub.as_fd(), None)?;
             rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(io_err)
         } else {
             rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(io_err)
         }
     }
 
-    /// Removes every entry of the open directory `dir` except those whose
-    /// (dev, ino) is in `keep`.
-    fn empty_dir(&mut self, dir: BorrowedFd<'_>, keep: &HashSet<(u64, u64)>) -> Result<()> {
+    /// Removes the entries of the open directory `dir`: all of them, or, for
+    /// an opaque directory at `opaque`, those of lower layers: entries this
+    /// layer made stay, and lower directories it put entries in stay but are
+    /// emptied the same way.
+    fn empty_dir(&mut self, dir: BorrowedFd<'_>, opaque: Option<&Inside>) -> Result<()> {
         let mut names = Vec::new();
         for e in rustix::fs::Dir::read_from(dir).map_err(io_err)? {
             let e = e.map_err(io_err)?;
@@ -374,16 +381,38 @@ impl Applier<'_> {
             let Some(st) = Self::existing(dir, &n)? else {
                 continue;
             };
-            if keep.contains(&(st.st_dev, st.st_ino)) {
-                continue;
+            let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+            if let Some(path) = opaque {
+                if self.created.contains(&(st.st_dev, st.st_ino)) {
+                    continue;
+                }
+                let child = path.join(&n);
+                if is_dir && self.touched.contains(&child) {
+                    let sub = rustix::fs::openat(
+                        dir,
+                        n.as_slice(),
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(io_err)?;
+                    self.empty_dir(sub.as_fd(), Some(&child))?;
+                    continue;
+                }
             }
-            self.remove(
-                dir,
-                &n,
-                FileType::from_raw_mode(st.st_mode) == FileType::Directory,
-            )?;
+            self.remove(dir, &n, is_dir)?;
         }
         Ok(())
+    }
+
+    /// Notes that this layer puts entries in `path` (and so in its ancestors).
+    fn touch(&mut self, path: &Inside) {
+        let mut p = path.clone();
+        while self.touched.insert(p.clone()) {
+            match p.split_last() {
+                Some((parent, _)) => p = parent,
+                None => break,
+            }
+        }
     }
 
     fn whiteout(&mut self, parent: &Inside, target: &[u8]) -> Result<()> {
@@ -400,10 +429,7 @@ impl Applier<'_> {
                 Mode::empty(),
             )
             .map_err(io_err)?;
-            let keep = std::mem::take(&mut self.created);
-            let result = self.empty_dir(dir.as_fd(), &keep);
-            self.created = keep;
-            return result;
+            return self.empty_dir(dir.as_fd(), Some(parent));
         }
         if target.is_empty() || target == b"." || target == b".." || target.contains(&b'/') {
             return Err(Error::new(
@@ -442,7 +468,8 @@ impl Applier<'_> {
         name: &[u8],
         meta: &Meta,
     ) -> Result<()> {
-        if !self.clear(dir, name, true)? {
+        let kept = self.clear(dir, name, true)?;
+        if !kept {
             rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)).map_err(io_err)?;
         }
         let fd = rustix::fs::openat(
@@ -453,8 +480,15 @@ impl Applier<'_> {
         )
         .map_err(io_err)?;
         self.metadata(fd.as_fd(), meta, false)?;
-        self.remember(fd.as_fd())?;
-        self.dir_times.push((parent.join(name), meta.times()));
+        let path = parent.join(name);
+        if kept {
+            // A lower directory the layer names again: an opaque parent
+            // keeps it, emptied of lower content.
+            self.touch(&path);
+        } else {
+            self.remember(fd.as_fd())?;
+        }
+        self.dir_times.push((path, meta.times()));
         Ok(())
     }
 
