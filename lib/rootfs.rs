@@ -42,7 +42,7 @@ mod tests {
         // The canonical empty layer (1024 zero bytes) is a published diff ID.
         let empty = d("sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
         assert_eq!(Digest::of(&[0u8; 1024]), empty);
-        assert_eq!(chain_ids(&[empty.clone()]), vec![empty.clone()]);
+        assert_eq!(chain_ids(std::slice::from_ref(&empty)), vec![empty.clone()]);
         assert_eq!(chain_id(&[]), None);
 
         // Computed apart, with the shell:
@@ -57,6 +57,6 @@ mod tests {
             vec![a.clone(), ab, abc]
         );
         // ChainID(C) differs from ChainID(A|B|C): order matters.
-        assert_ne!(chain_id(&[c.clone()]), chain_id(&[a, b, c]));
+        assert_ne!(chain_id(std::slice::from_ref(&c)), chain_id(&[a, b, c]));
     }
 }
