@@ -532,16 +532,7 @@ impl Applier<'_> {
         rustix::fs::symlinkat(target, dir, name).map_err(io_err)?;
         // A symlink now stands where a cached path may go.
         self.last_dir = None;
-        if self.opts.same_owner {
-            rustix::fs::chownat(
-                dir,
-                name,
-                Some(uid(meta.uid)),
-                Some(gid(meta.gid)),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(io_err)?;
-        }
+        self.chown_at(dir, name, meta)?;
         rustix::fs::utimensat(dir, name, &meta.times(), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(io_err)?;
         self.remember_at(dir, name)
@@ -611,16 +602,7 @@ impl Applier<'_> {
             Mode::empty(),
         )
         .map_err(io_err)?;
-        if self.opts.same_owner {
-            rustix::fs::chownat(
-                dir,
-                name,
-                Some(uid(meta.uid)),
-                Some(gid(meta.gid)),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(io_err)?;
-        }
+        self.chown_at(dir, name, meta)?;
         // chmod of a node through /proc would be needed for O_PATH fds: use the name, which is ours.
         rustix::fs::chmodat(dir, name, Mode::from_raw_mode(meta.mode), AtFlags::empty())
             .map_err(io_err)?;
@@ -661,6 +643,16 @@ impl Applier<'_> {
             rustix::fs::futimens(fd, &meta.times()).map_err(io_err)?;
         }
         Ok(())
+    }
+
+    /// Gives the entry `name` in `dir` the layer's owner (as root), without
+    /// following it.
+    fn chown_at(&self, dir: BorrowedFd<'_>, name: &[u8], meta: &Meta) -> Result<()> {
+        if !self.opts.same_owner {
+            return Ok(());
+        }
+        let (u, g) = (Some(uid(meta.uid)), Some(gid(meta.gid)));
+        rustix::fs::chownat(dir, name, u, g, AtFlags::SYMLINK_NOFOLLOW).map_err(io_err)
     }
 
     fn remember(&mut self, fd: BorrowedFd<'_>) -> Result<()> {
