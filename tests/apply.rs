@@ -734,7 +734,6 @@ fn pax_xattrs_are_set_on_files_and_directories() {
 /// header on newlines, as tar 0.4.46's `PaxExtensions` does, rejects such
 /// layers, or worse reads the tail of a value as a record of its own.
 #[test]
-#[ignore = "the tar crate (0.4.46) splits PAX records on newlines: dist-apply needs its own header reader (issue 4, next session)"]
 fn pax_records_are_read_by_their_length_so_a_value_may_hold_newlines() {
     let env = Env::new("apply-xattr-newline");
     let root = env.dir.join("rootfs");

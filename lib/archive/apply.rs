@@ -19,6 +19,7 @@ use rustix::fs::{AtFlags, Dev, FileType, Gid, Mode, OFlags, Timespec, Timestamps
 use rustix::io::Errno;
 
 use super::root::{Inside, Root};
+use super::tar::{EntryKind, Header, TarReader};
 use crate::error::{Error, Kind, Result};
 
 /// How to apply.
@@ -81,15 +82,12 @@ pub(crate) fn apply(root: &Root, layer: impl Read, opts: &ApplyOptions) -> Resul
         done: Applied::default(),
         buf: vec![0; 256 << 10],
     };
-    let mut archive = tar::Archive::new(layer);
-    let entries = archive.entries().map_err(|e| malformed(&e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| malformed(&e))?;
-        let name = entry.path_bytes().into_owned();
-        a.entry(&mut entry).map_err(|e| {
+    let mut reader = TarReader::new(layer);
+    while let Some(h) = reader.next()? {
+        a.entry(&h, &mut reader.data()).map_err(|e| {
             e.context(format!(
                 "/{}",
-                String::from_utf8_lossy(&name).trim_start_matches('/')
+                String::from_utf8_lossy(&h.name).trim_start_matches('/')
             ))
         })?;
         a.done.entries += 1;
@@ -128,40 +126,17 @@ struct Meta {
 }
 
 impl Meta {
-    fn of<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
-        let h = entry.header();
-        let mode = h.mode().map_err(|e| malformed(&e))? & 0o7777;
-        let mut uid = h.uid().map_err(|e| malformed(&e))?;
-        let mut gid = h.gid().map_err(|e| malformed(&e))?;
-        let mut mtime = Timespec {
-            tv_sec: h.mtime().map_err(|e| malformed(&e))? as i64,
-            tv_nsec: 0,
-        };
-        let mut xattrs = Vec::new();
-        if let Some(pax) = entry.pax_extensions().map_err(|e| malformed(&e))? {
-            for ext in pax {
-                let ext = ext.map_err(|e| malformed(&e))?;
-                let key = ext.key_bytes();
-                let value = ext.value_bytes();
-                let text = std::str::from_utf8(value).unwrap_or("");
-                match key {
-                    b"uid" => uid = text.parse().unwrap_or(uid),
-                    b"gid" => gid = text.parse().unwrap_or(gid),
-                    b"mtime" => mtime = parse_pax_time(text).unwrap_or(mtime),
-                    k if k.starts_with(b"SCHILY.xattr.") => {
-                        xattrs.push((k[b"SCHILY.xattr.".len()..].to_vec(), value.to_vec()));
-                    }
-                    _ => {}
-                }
-            }
+    fn of(h: &Header) -> Meta {
+        Meta {
+            mode: h.mode,
+            uid: h.uid,
+            gid: h.gid,
+            mtime: Timespec {
+                tv_sec: h.mtime.0,
+                tv_nsec: h.mtime.1 as _,
+            },
+            xattrs: h.xattrs.clone(),
         }
-        Ok(Meta {
-            mode,
-            uid,
-            gid,
-            mtime,
-            xattrs,
-        })
     }
 
     fn times(&self) -> Timestamps {
@@ -172,33 +147,13 @@ impl Meta {
     }
 }
 
-/// `1700000000.123456789` → a timespec.
-fn parse_pax_time(text: &str) -> Option<Timespec> {
-    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
-    let tv_sec: i64 = secs.parse().ok()?;
-    let digits: String = frac.chars().take(9).collect();
-    let tv_nsec = if digits.is_empty() {
-        0
-    } else {
-        format!("{digits:0<9}").parse().ok()?
-    };
-    Some(Timespec { tv_sec, tv_nsec })
-}
-
 impl Applier<'_> {
-    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
-        let kind = entry.header().entry_type();
-        if matches!(
-            kind,
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader
-        ) {
-            return Ok(());
-        }
-        let path = Inside::clean(&entry.path_bytes());
+    fn entry(&mut self, h: &Header, data: &mut impl Read) -> Result<()> {
+        let path = Inside::clean(&h.name);
+        let meta = Meta::of(h);
         let Some((parent, name)) = path.split_last() else {
             // The root itself: only a directory entry makes sense there.
-            if kind.is_dir() {
-                let meta = Meta::of(entry)?;
+            if h.kind == EntryKind::Directory {
                 let fd = rustix::fs::openat(
                     self.root.fd(),
                     ".",
@@ -219,47 +174,17 @@ impl Applier<'_> {
         if let Some(target) = name.strip_prefix(WHITEOUT) {
             return self.whiteout(&parent, target);
         }
-        let meta = Meta::of(entry)?;
         let dir = self.dir(&parent)?;
         let dir = dir.as_fd();
-        match kind {
-            tar::EntryType::Directory => self.directory(dir, &parent, &name, &meta),
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.file(dir, &name, &meta, entry)
-            }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| Error::new(Kind::InvalidContent, "symlink without a target"))?;
-                self.symlink(dir, &name, &target[..], &meta)
-            }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| Error::new(Kind::InvalidContent, "hardlink without a target"))?;
-                self.hardlink(dir, &name, &Inside::clean(&target[..]))
-            }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                let h = entry.header();
-                let major = h.device_major().ok().flatten().unwrap_or(0);
-                let minor = h.device_minor().ok().flatten().unwrap_or(0);
-                let file_type = match kind {
-                    tar::EntryType::Char => FileType::CharacterDevice,
-                    tar::EntryType::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                self.node(
-                    dir,
-                    &name,
-                    file_type,
-                    rustix::fs::makedev(major, minor),
-                    &meta,
-                )
-            }
-            other => Err(Error::new(
-                Kind::InvalidContent,
-                format!("unsupported entry type {:?}", other.as_byte() as char),
-            )),
+        let dev = rustix::fs::makedev(h.dev_major, h.dev_minor);
+        match h.kind {
+            EntryKind::Directory => self.directory(dir, &parent, &name, &meta),
+            EntryKind::File => self.file(dir, &name, &meta, data),
+            EntryKind::Symlink => self.symlink(dir, &name, &h.link, &meta),
+            EntryKind::HardLink => self.hardlink(dir, &name, &Inside::clean(&h.link)),
+            EntryKind::Char => self.node(dir, &name, FileType::CharacterDevice, dev, &meta),
+            EntryKind::Block => self.node(dir, &name, FileType::BlockDevice, dev, &meta),
+            EntryKind::Fifo => self.node(dir, &name, FileType::Fifo, dev, &meta),
         }
     }
 
@@ -699,29 +624,4 @@ fn uid(id: u64) -> Uid {
 
 fn gid(id: u64) -> Gid {
     Gid::from_raw(id as u32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pax_times() {
-        assert_eq!(
-            parse_pax_time("1700000000.5").unwrap(),
-            Timespec {
-                tv_sec: 1_700_000_000,
-                tv_nsec: 500_000_000
-            }
-        );
-        assert_eq!(
-            parse_pax_time("12").unwrap(),
-            Timespec {
-                tv_sec: 12,
-                tv_nsec: 0
-            }
-        );
-        assert_eq!(parse_pax_time("1.1234567891").unwrap().tv_nsec, 123_456_789);
-        assert!(parse_pax_time("x").is_none());
-    }
 }

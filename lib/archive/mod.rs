@@ -9,6 +9,7 @@
 
 mod apply;
 mod root;
+mod tar;
 
 use std::io::{self, BufReader, Read};
 use std::path::Path;
