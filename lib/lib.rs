@@ -12,6 +12,7 @@ pub mod content;
 pub mod descriptor;
 pub mod digest;
 pub mod error;
+pub mod images;
 pub mod manifest;
 pub mod reference;
 pub mod remote;

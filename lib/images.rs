@@ -1,0 +1,581 @@
+//! Image names per namespace, and walking an image's tree.
+//!
+//! A namespace's images are the entries of an OCI index: the store root's
+//! `index.json` for namespace `default` (so other OCI tools see them), and
+//! `namespaces/<ns>/index.json` for the others. Each entry is the image's
+//! descriptor with `org.opencontainers.image.ref.name` = the full name, and
+//! dist's own annotations for its labels and times. Entries that other tools
+//! wrote are kept as they are. Every change reads, edits and replaces the
+//! file atomically under an exclusive `flock` on `index.lock`, so concurrent
+//! pulls never lose an update.
+//!
+//! The walk goes from a descriptor to everything it reaches (an index's
+//! manifests for a platform, a manifest's config and layers), reading nodes
+//! through a function, so it serves pulling from a registry and checking or
+//! sizing what the store holds alike.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use crate::content::{Store, write_atomic};
+use crate::descriptor::{self, Descriptor};
+use crate::error::{Context, Error, Kind, Result};
+use crate::manifest::{self, Index, PlatformSpec};
+use crate::time::{format_rfc3339, parse_rfc3339};
+
+/// The annotation that names an image, as OCI image layouts do.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const CREATED: &str = "io.dist.image.created";
+const UPDATED: &str = "io.dist.image.updated";
+const LABEL: &str = "io.dist.image.label.";
+
+/// A validated namespace name, as containerd's: letters, digits and
+/// `._-` between them, at most 76 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Namespace(String);
+
+impl Namespace {
+    /// The namespace a program uses: `flag`, else `$DIST_NAMESPACE`, else
+    /// `$CONTAINERD_NAMESPACE`, else `default`.
+    pub fn select(flag: Option<&str>) -> Result<Namespace> {
+        let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let name = flag
+            .map(str::to_string)
+            .or_else(|| from_env("DIST_NAMESPACE"))
+            .or_else(|| from_env("CONTAINERD_NAMESPACE"))
+            .unwrap_or_else(|| "default".to_string());
+        name.parse()
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Namespace {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Namespace> {
+        let bad = |why: &str| Error::invalid(format!("invalid namespace '{s}': {why}"));
+        if s.is_empty() || s.len() > 76 {
+            return Err(bad("it must have 1 to 76 characters"));
+        }
+        let b = s.as_bytes();
+        let sep = |c: u8| matches!(c, b'.' | b'_' | b'-');
+        if !b.iter().all(|&c| c.is_ascii_alphanumeric() || sep(c)) {
+            return Err(bad("only letters, digits, '.', '_' and '-' are allowed"));
+        }
+        if sep(b[0]) || sep(b[b.len() - 1]) || b.windows(2).any(|w| sep(w[0]) && sep(w[1])) {
+            return Err(bad("'.', '_' and '-' must stand between letters or digits"));
+        }
+        Ok(Namespace(s.to_string()))
+    }
+}
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One named image of a namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The full name: `docker.io/library/redis:7`.
+    pub name: String,
+    /// What the name points at, annotations copied from where it came.
+    pub target: Descriptor,
+    /// The user's labels.
+    pub labels: BTreeMap<String, String>,
+    /// When the name was first recorded.
+    pub created: SystemTime,
+    /// When it last changed.
+    pub updated: SystemTime,
+}
+
+impl Image {
+    /// A new record for `name` pointing at `target`, created now.
+    pub fn new(name: impl Into<String>, target: Descriptor) -> Image {
+        let now = SystemTime::now();
+        Image {
+            name: name.into(),
+            target,
+            labels: BTreeMap::new(),
+            created: now,
+            updated: now,
+        }
+    }
+
+    /// The index entry this record is stored as.
+    fn entry(&self) -> Descriptor {
+        let mut d = self.target.clone();
+        d.annotations
+            .retain(|k, _| k != REF_NAME && k != CREATED && k != UPDATED && !k.starts_with(LABEL));
+        d.annotations
+            .insert(REF_NAME.to_string(), self.name.clone());
+        d.annotations
+            .insert(CREATED.to_string(), format_rfc3339(self.created));
+        d.annotations
+            .insert(UPDATED.to_string(), format_rfc3339(self.updated));
+        for (k, v) in &self.labels {
+            d.annotations.insert(format!("{LABEL}{k}"), v.clone());
+        }
+        d
+    }
+
+    /// The record an index entry holds, if it names an image.
+    fn from_entry(d: &Descriptor) -> Option<Image> {
+        let name = d.annotations.get(REF_NAME)?.clone();
+        let time = |k: &str| {
+            d.annotations
+                .get(k)
+                .and_then(|t| parse_rfc3339(t).ok())
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        };
+        let labels = d
+            .annotations
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(LABEL)?.to_string(), v.clone())))
+            .collect();
+        let mut target = d.clone();
+        target
+            .annotations
+            .retain(|k, _| k != REF_NAME && k != CREATED && k != UPDATED && !k.starts_with(LABEL));
+        Some(Image {
+            name,
+            target,
+            labels,
+            created: time(CREATED),
+            updated: time(UPDATED),
+        })
+    }
+}
+
+/// The images of one namespace of a store.
+pub struct Images {
+    store: Store,
+    namespace: Namespace,
+}
+
+/// The raw index file: entries are kept whole, whoever wrote them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct IndexFile {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<String, String>,
+}
+
+impl Images {
+    /// The images of `namespace` in `store`.
+    pub fn new(store: &Store, namespace: Namespace) -> Images {
+        Images {
+            store: store.clone(),
+            namespace,
+        }
+    }
+
+    fn path(&self) -> PathBuf {
+        match self.namespace.as_str() {
+            "default" => self.store.root().join("index.json"),
+            ns => self
+                .store
+                .root()
+                .join("namespaces")
+                .join(ns)
+                .join("index.json"),
+        }
+    }
+
+    fn read(&self) -> Result<IndexFile> {
+        let path = self.path();
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::new(
+                    Kind::InvalidContent,
+                    format!("{}: not an OCI index ({e})", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IndexFile {
+                schema_version: 2,
+                media_type: Some(descriptor::OCI_INDEX.to_string()),
+                manifests: Vec::new(),
+                annotations: BTreeMap::new(),
+            }),
+            Err(e) => Err(Error::io(&e).context(path.display())),
+        }
+    }
+
+    /// Every image of the namespace, sorted by name.
+    pub fn list(&self) -> Result<Vec<Image>> {
+        let mut out: Vec<Image> = self
+            .read()?
+            .manifests
+            .iter()
+            .filter_map(Image::from_entry)
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The image named `name`.
+    pub fn get(&self, name: &str) -> Result<Image> {
+        self.list()?
+            .into_iter()
+            .find(|i| i.name == name)
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::NotFound,
+                    format!("{name}: no such image in namespace {}", self.namespace),
+                )
+            })
+    }
+
+    /// Changes the namespace's images with `edit`, under the store's index
+    /// lock, and replaces the index file atomically.
+    pub fn update<T>(&self, edit: impl FnOnce(&mut Vec<Image>) -> Result<T>) -> Result<T> {
+        self.store.init()?;
+        let path = self.path();
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).context(dir.display())?;
+        }
+        let _lock = self.lock()?;
+        let mut file = self.read()?;
+        let mut images: Vec<Image> = file
+            .manifests
+            .iter()
+            .filter_map(Image::from_entry)
+            .collect();
+        let result = edit(&mut images)?;
+        // Entries that are not dist's records (no ref name) stay as they were.
+        file.manifests
+            .retain(|d| !d.annotations.contains_key(REF_NAME));
+        file.manifests.extend(images.iter().map(Image::entry));
+        file.media_type
+            .get_or_insert_with(|| descriptor::OCI_INDEX.to_string());
+        let bytes =
+            serde_json::to_vec(&file).map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
+        write_atomic(&path, &bytes)?;
+        Ok(result)
+    }
+
+    /// Records `name` → `target`: a new image, or a new target for an
+    /// existing name (labels and creation time kept).
+    pub fn put(&self, name: &str, target: Descriptor) -> Result<Image> {
+        self.update(|images| {
+            let now = SystemTime::now();
+            match images.iter_mut().find(|i| i.name == name) {
+                Some(i) => {
+                    i.target = target;
+                    i.updated = now;
+                    Ok(i.clone())
+                }
+                None => {
+                    let i = Image::new(name, target);
+                    images.push(i.clone());
+                    Ok(i)
+                }
+            }
+        })
+    }
+
+    /// Removes the name `name`; the content stays until garbage collection.
+    pub fn remove(&self, name: &str) -> Result<Image> {
+        let ns = self.namespace.clone();
+        self.update(|images| {
+            let at = images.iter().position(|i| i.name == name).ok_or_else(|| {
+                Error::new(
+                    Kind::NotFound,
+                    format!("{name}: no such image in namespace {ns}"),
+                )
+            })?;
+            Ok(images.remove(at))
+        })
+    }
+
+    fn lock(&self) -> Result<File> {
+        let path = self.store.root().join("index.lock");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .context(path.display())?;
+        f.lock().context(path.display())?;
+        Ok(f)
+    }
+}
+
+/// Which manifests of an index a walk follows.
+#[derive(Debug, Clone)]
+pub enum Platforms {
+    /// The one entry for this platform.
+    One(PlatformSpec),
+    /// Every entry.
+    All,
+}
+
+/// Everything `root` reaches, `root` first, each object once: indexes
+/// (with the entries `platforms` selects), manifests, configs and layers.
+/// `read` gives the bytes of an index or manifest. An index with nothing for
+/// the platform is an error that names what it has.
+pub fn walk(
+    root: &Descriptor,
+    platforms: &Platforms,
+    mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
+) -> Result<Vec<Descriptor>> {
+    let mut out: Vec<Descriptor> = Vec::new();
+    let mut todo = vec![root.clone()];
+    while let Some(d) = todo.pop() {
+        if out.iter().any(|o| o.digest == d.digest) {
+            continue;
+        }
+        let kids = if descriptor::is_index(&d.media_type) {
+            let index = Index::parse(&read(&d)?)?;
+            match platforms {
+                Platforms::All => index.manifests,
+                Platforms::One(p) => match manifest::select(&index, p) {
+                    Some(m) => vec![m.clone()],
+                    None => {
+                        let have: Vec<String> = index
+                            .manifests
+                            .iter()
+                            .filter_map(|m| m.platform.as_ref())
+                            .map(|p| {
+                                PlatformSpec {
+                                    os: p.os.clone(),
+                                    architecture: p.architecture.clone(),
+                                    variant: p.variant.clone(),
+                                }
+                                .to_string()
+                            })
+                            .collect();
+                        return Err(Error::new(
+                            Kind::NotFound,
+                            format!(
+                                "{}: no manifest for {p} (the index has {})",
+                                d.digest,
+                                if have.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    have.join(", ")
+                                }
+                            ),
+                        ));
+                    }
+                },
+            }
+        } else if descriptor::is_manifest(&d.media_type) {
+            manifest::children(&d, &read(&d)?)?
+        } else {
+            Vec::new()
+        };
+        out.push(d);
+        // Depth first, in the order the parent lists them.
+        todo.extend(kids.into_iter().rev());
+    }
+    Ok(out)
+}
+
+/// The size of an image: the sum of the sizes of everything a walk reaches.
+pub fn size(reached: &[Descriptor]) -> u64 {
+    reached.iter().map(|d| d.size).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Digest;
+    use std::collections::HashMap;
+
+    fn scratch(name: &str) -> Store {
+        let dir = std::env::temp_dir().join(format!("dist-images-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        Store::open(dir)
+    }
+
+    fn desc(media_type: &str, body: &[u8]) -> Descriptor {
+        Descriptor::new(media_type, Digest::of(body), body.len() as u64)
+    }
+
+    #[test]
+    fn namespaces_are_validated() {
+        for ok in ["default", "k8s.io", "a", "team-1_x.y"] {
+            assert_eq!(ok.parse::<Namespace>().unwrap().as_str(), ok);
+        }
+        for bad in ["", "-a", "a-", "a..b", "a/b", "a b", &"x".repeat(77)] {
+            assert_eq!(
+                bad.parse::<Namespace>().unwrap_err().kind(),
+                Kind::InvalidArgument,
+                "{bad}"
+            );
+        }
+        assert_eq!(Namespace::select(Some("ns1")).unwrap().as_str(), "ns1");
+    }
+
+    #[test]
+    fn records_live_per_namespace_and_keep_foreign_entries() {
+        let store = scratch("records");
+        let target = desc(descriptor::OCI_MANIFEST, b"manifest");
+        let default = Images::new(&store, "default".parse().unwrap());
+        let other = Images::new(&store, "team".parse().unwrap());
+        default
+            .put("docker.io/library/redis:7", target.clone())
+            .unwrap();
+        other
+            .put("docker.io/library/redis:7", target.clone())
+            .unwrap();
+        other.put("example.com/app:v1", target.clone()).unwrap();
+        assert_eq!(default.list().unwrap().len(), 1);
+        assert_eq!(
+            other
+                .list()
+                .unwrap()
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>(),
+            ["docker.io/library/redis:7", "example.com/app:v1"]
+        );
+        assert!(store.root().join("namespaces/team/index.json").exists());
+
+        // An entry another tool wrote (no ref name) survives our updates.
+        let path = store.root().join("index.json");
+        let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        v["manifests"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::to_value(desc(descriptor::OCI_MANIFEST, b"foreign")).unwrap());
+        fs::write(&path, v.to_string()).unwrap();
+        default
+            .update(|images| {
+                images[0].labels.insert("env".into(), "prod".into());
+                Ok(())
+            })
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["manifests"].as_array().unwrap().len(), 2);
+        let img = default.get("docker.io/library/redis:7").unwrap();
+        assert_eq!(img.labels["env"], "prod");
+        assert_eq!(img.target, target);
+        assert!(img.updated >= img.created);
+
+        assert_eq!(default.remove("nope").unwrap_err().kind(), Kind::NotFound);
+        default.remove("docker.io/library/redis:7").unwrap();
+        assert!(default.list().unwrap().is_empty());
+        assert_eq!(other.list().unwrap().len(), 2);
+        fs::remove_dir_all(store.root()).unwrap();
+    }
+
+    #[test]
+    fn concurrent_updates_lose_nothing() {
+        let store = scratch("concurrent");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let images = Images::new(&store, "default".parse().unwrap());
+                    for i in 0..10 {
+                        images
+                            .put(
+                                &format!("img-{t}-{i}"),
+                                desc(descriptor::OCI_MANIFEST, format!("{t}{i}").as_bytes()),
+                            )
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(
+            Images::new(&store, "default".parse().unwrap())
+                .list()
+                .unwrap()
+                .len(),
+            80
+        );
+        fs::remove_dir_all(store.root()).unwrap();
+    }
+
+    #[test]
+    fn walks_follow_the_platform_and_sum_sizes() {
+        let layer = desc(
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            b"layer-bytes",
+        );
+        let config = desc(descriptor::OCI_CONFIG, b"config");
+        let m_body = serde_json::json!({"schemaVersion": 2, "config": config, "layers": [layer]})
+            .to_string();
+        let m = desc(descriptor::OCI_MANIFEST, m_body.as_bytes());
+        let mut amd = m.clone();
+        amd.platform = Some(descriptor::Platform {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            variant: None,
+            os_version: None,
+            os_features: vec![],
+        });
+        let other_body =
+            serde_json::json!({"schemaVersion": 2, "config": config, "layers": []}).to_string();
+        let mut arm = desc(descriptor::OCI_MANIFEST, other_body.as_bytes());
+        arm.platform = Some(descriptor::Platform {
+            architecture: "arm64".into(),
+            os: "linux".into(),
+            variant: None,
+            os_version: None,
+            os_features: vec![],
+        });
+        let i_body = serde_json::json!({"schemaVersion": 2, "manifests": [amd, arm]}).to_string();
+        let index = desc(descriptor::OCI_INDEX, i_body.as_bytes());
+        let bodies: HashMap<Digest, String> = [
+            (m.digest.clone(), m_body),
+            (arm.digest.clone(), other_body),
+            (index.digest.clone(), i_body),
+        ]
+        .into_iter()
+        .collect();
+        let read = |d: &Descriptor| Ok(bodies[&d.digest].clone().into_bytes());
+
+        let one = walk(
+            &index,
+            &Platforms::One("linux/amd64".parse().unwrap()),
+            read,
+        )
+        .unwrap();
+        assert_eq!(
+            one.iter().map(|d| d.digest.clone()).collect::<Vec<_>>(),
+            [
+                index.digest.clone(),
+                m.digest.clone(),
+                config.digest.clone(),
+                layer.digest.clone()
+            ]
+        );
+        assert_eq!(size(&one), index.size + m.size + config.size + layer.size);
+        // The config both manifests share is listed once.
+        let all = walk(&index, &Platforms::All, read).unwrap();
+        assert_eq!(all.len(), 5);
+        let e = walk(
+            &index,
+            &Platforms::One("linux/s390x".parse().unwrap()),
+            read,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), Kind::NotFound);
+        assert!(
+            e.to_string()
+                .contains("the index has linux/amd64, linux/arm64"),
+            "{e}"
+        );
+    }
+}
