@@ -1841,3 +1841,29 @@ fn a_decompression_bomb_fills_a_small_disk_and_fails_with_6() {
     assert_contained(&top, &root, &before, passwd_before);
     out.code(6).stderr_has("no space left on device");
 }
+
+/// A directory reached through a symlink that a whiteout then removes: the
+/// next entry under that name makes a real directory, not one through the
+/// old link (the applier's cached directory must not outlive the link).
+#[test]
+fn a_whited_out_symlink_is_not_followed_by_later_entries() {
+    let env = Env::new("apply-stale-link");
+    let root = env.dir.join("root");
+    env.dist("apply")
+        .arg(&root)
+        .stdin(tar(&[dir("real/"), symlink("x", "real")]))
+        .ok();
+    env.dist("apply")
+        .arg(&root)
+        .stdin(tar(&[file("x/a", b"a"), wh(".wh.x"), file("x/b", b"b")]))
+        .ok();
+    assert!(
+        fs::symlink_metadata(root.join("x")).unwrap().is_dir(),
+        "x is not a real directory"
+    );
+    assert_eq!(fs::read(root.join("x/b")).unwrap(), b"b");
+    assert!(
+        !root.join("real/b").exists(),
+        "x/b went through the removed symlink"
+    );
+}

@@ -85,6 +85,12 @@ pub(crate) fn apply(root: &Root, layer: impl Read, opts: &ApplyOptions) -> Resul
     let mut reader = TarReader::new(layer);
     while let Some(h) = reader.next()? {
         a.entry(&h, &mut reader.data()).map_err(|e| {
+            // A name the file system refuses (too long, a NUL) is the
+            // layer's fault, not the command's.
+            let e = match e.kind() {
+                Kind::InvalidArgument => Error::new(Kind::InvalidContent, e.message().to_string()),
+                _ => e,
+            };
             e.context(format!(
                 "/{}",
                 String::from_utf8_lossy(&h.name).trim_start_matches('/')
@@ -272,9 +278,9 @@ impl Applier<'_> {
     /// Removes `name` from `dir`, a directory with everything in it, never
     /// following a symlink.
     fn remove(&mut self, dir: BorrowedFd<'_>, name: &[u8], is_dir: bool) -> Result<()> {
+        // Paths through this name may be cached (a symlink's too).
+        self.last_dir = None;
         if is_dir {
-            // Paths through this directory may be cached.
-            self.last_dir = None;
             let sub = rustix::fs::openat(
                 dir,
                 name,

@@ -12,8 +12,11 @@ use std::io::{self, Read};
 use crate::error::{Error, Kind, Result};
 
 const BLOCK: usize = 512;
-/// The largest PAX header or GNU long name dist reads into memory.
-const MAX_META: u64 = 16 << 20;
+/// The largest PAX header or GNU long name dist reads into memory (as Go's
+/// archive/tar).
+const MAX_META: u64 = 1 << 20;
+/// The largest entry size: what Go, Python and GNU tar accept.
+const MAX_SIZE: u64 = i64::MAX as u64;
 
 /// The kind of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +110,9 @@ impl<R: Read> TarReader<R> {
             }
             check_sum(&block)?;
             let size = number(&block[124..136], "size")?;
+            if size > MAX_SIZE {
+                return Err(malformed(format!("an entry of {size} bytes")));
+            }
             let typeflag = block[156];
             match typeflag {
                 b'x' | b'g' | b'L' | b'K' => {
@@ -117,7 +123,8 @@ impl<R: Read> TarReader<R> {
                     self.inner.read_exact(&mut data).map_err(read_error)?;
                     self.skip(padding(size))?;
                     match typeflag {
-                        b'x' => pax.extend(pax_records(&data)?),
+                        // A later header replaces an earlier one, as in Go and GNU tar.
+                        b'x' => pax = pax_records(&data)?,
                         // Global records: nothing in them changes how dist applies.
                         b'g' => {
                             pax_records(&data)?;
@@ -130,12 +137,6 @@ impl<R: Read> TarReader<R> {
                 _ => {}
             }
             let mut h = parse(&block, size)?;
-            if let Some(n) = long_name {
-                h.name = n;
-            }
-            if let Some(l) = long_link {
-                h.link = l;
-            }
             for (key, value) in pax {
                 let text = || {
                     std::str::from_utf8(&value)
@@ -159,12 +160,21 @@ impl<R: Read> TarReader<R> {
                     _ => {}
                 }
             }
-            // Old tars mark directories by a trailing slash on a file entry:
-            // judged on the final name, after PAX and GNU records.
-            if h.kind == EntryKind::File
-                && matches!(typeflag, b'0' | 0 | b'7')
-                && h.name.ends_with(b"/")
-            {
+            // GNU long names win over PAX records, as in Go's archive/tar,
+            // which containerd reads layers with: both must see one tree.
+            if let Some(n) = long_name {
+                h.name = n;
+            }
+            if let Some(l) = long_link {
+                h.link = l;
+            }
+            if h.size > MAX_SIZE {
+                return Err(malformed(format!("an entry of {} bytes", h.size)));
+            }
+            // Pre-POSIX tars mark directories by a trailing slash on a type
+            // NUL entry (only that type, as Go reads it), judged on the final
+            // name; '0' and '7' stay files whatever their name.
+            if typeflag == 0 && h.name.ends_with(b"/") {
                 h.kind = EntryKind::Directory;
             }
             // Only regular files carry data; other kinds are header-only
@@ -181,7 +191,7 @@ impl<R: Read> TarReader<R> {
     }
 
     fn skip_data(&mut self) -> Result<()> {
-        let n = self.remaining + self.padding;
+        let n = self.remaining.saturating_add(self.padding);
         (self.remaining, self.padding) = (0, 0);
         self.skip(n)
     }
@@ -520,6 +530,56 @@ mod tests {
                 "{why}: {e}"
             );
         }
+    }
+
+    fn names(data: &[u8]) -> Result<Vec<(Vec<u8>, EntryKind)>> {
+        let mut r = TarReader::new(data);
+        let mut out = Vec::new();
+        while let Some(h) = r.next()? {
+            out.push((h.name, h.kind));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn read_as_go_archive_tar_reads_it() {
+        // A later PAX header replaces an earlier one (and so bounds memory).
+        let two = stream(&[
+            (b"p1", b'x', &pax(&[("path", b"first")])),
+            (b"p2", b'x', &pax(&[("uid", b"7")])),
+            (b"name", b'0', b""),
+        ]);
+        assert_eq!(
+            names(&two).unwrap(),
+            vec![(b"name".to_vec(), EntryKind::File)]
+        );
+        // A GNU long name wins over a PAX path.
+        let both = stream(&[
+            (b"p", b'x', &pax(&[("path", b"pax-name")])),
+            (b"l", b'L', b"gnu-name"),
+            (b"x", b'0', b""),
+        ]);
+        assert_eq!(names(&both).unwrap()[0].0, b"gnu-name");
+        // A '0' entry named with a slash is a file: its data hides no entries.
+        let inner = stream(&[(b"hidden", b'0', b"x")]);
+        let cover = stream(&[
+            (b"cover/", b'0', &inner[..BLOCK * 2]),
+            (b"visible", b'0', b""),
+        ]);
+        assert_eq!(
+            names(&cover).unwrap(),
+            vec![
+                (b"cover/".to_vec(), EntryKind::File),
+                (b"visible".to_vec(), EntryKind::File)
+            ]
+        );
+        // Sizes beyond i64 are refused, not wrapped.
+        let huge = stream(&[
+            (b"p", b'x', &pax(&[("size", b"18446744073709551615")])),
+            (b".wh.foo", b'0', b""),
+            (b"after", b'0', b""),
+        ]);
+        assert!(names(&huge).unwrap_err().to_string().contains("bytes"));
     }
 
     #[test]

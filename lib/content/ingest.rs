@@ -451,6 +451,12 @@ impl Writer {
                 .count();
             self.hash(&old[..same]);
             self.hashed += same as u64;
+            if same == got && got < want && self.total.is_some() {
+                // The input ended early but agreed with what is kept: keep
+                // it all; commit then reports the write short, to be resumed.
+                self.catch_up()?;
+                break;
+            }
             if same < want {
                 self.data
                     .set_len(self.hashed)
@@ -498,15 +504,17 @@ impl Writer {
         }
         let data_path = self.dir.join("data");
         self.data.sync_all().context(data_path.display())?;
-        self.data
-            .set_permissions(fs::Permissions::from_mode(0o444))
-            .context(data_path.display())?;
         let target = self.store.blob_path(&digest);
         let parent = target.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).context(parent.display())?;
         let existed = target.exists();
         if !existed {
             fs::rename(&data_path, &target).context(target.display())?;
+            // Read-only once in place: made so before the rename, a kill in
+            // between would leave `data` that no later writer could open.
+            self.data
+                .set_permissions(fs::Permissions::from_mode(0o444))
+                .context(target.display())?;
             sync_dir(parent)?;
         }
         remove_ingest_dir(&self.dir);
