@@ -143,13 +143,7 @@ impl From<io::Error> for Error {
     /// An I/O error; one that carries an `Error` (from a reader that verifies
     /// what it yields) gives that error back.
     fn from(err: io::Error) -> Error {
-        match err
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<Error>())
-        {
-            Some(inner) => inner.clone(),
-            None => Error::io(&err),
-        }
+        Error::io(&err)
     }
 }
 

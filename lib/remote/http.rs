@@ -90,33 +90,19 @@ impl Transport {
     /// only to the registry's own host. Returns the final response, whatever
     /// its status.
     pub fn send(&self, req: &Request<'_>) -> Result<Response<Body>> {
+        let url = format!("{}://{}{}", self.scheme(req.host), req.host, req.path);
         let mut authorized = false;
-        let mut attempt = 0;
         loop {
-            let url = format!("{}://{}{}", self.scheme(req.host), req.host, req.path);
             let auth = self.auth.header(req.host, req.repository);
-            let result = self.call(&req.method, &url, &req.headers, auth.as_deref());
-            let resp = match result {
-                Ok(resp) => resp,
-                Err(e) if attempt + 1 < ATTEMPTS && retryable(&e) => {
-                    std::thread::sleep(BACKOFF * 2u32.pow(attempt));
-                    attempt += 1;
-                    continue;
-                }
-                Err(e) => return Err(transport_error(&url, &e)),
-            };
+            let resp = retrying(&url, || {
+                self.call(&req.method, &url, &req.headers, auth.as_deref())
+            })?;
             let status = resp.status().as_u16();
             if status == 401 && !authorized {
                 let challenge = header(&resp, "www-authenticate").unwrap_or_default();
                 self.auth
                     .authorize(self, req.host, req.repository, &challenge)?;
                 authorized = true;
-                continue;
-            }
-            if (status == 429 || status >= 500) && attempt + 1 < ATTEMPTS {
-                let pause = retry_after(&resp).unwrap_or(BACKOFF * 2u32.pow(attempt));
-                std::thread::sleep(pause.min(MAX_RETRY_AFTER));
-                attempt += 1;
                 continue;
             }
             if is_redirect(status) {
@@ -150,19 +136,9 @@ impl Transport {
             } else {
                 None
             };
-            let mut attempt = 0;
-            resp = loop {
-                match self.call(&req.method, &url, &req.headers, auth.as_deref()) {
-                    Ok(r)
-                        if (r.status().as_u16() >= 500 || r.status().as_u16() == 429)
-                            && attempt + 1 < ATTEMPTS => {}
-                    Ok(r) => break r,
-                    Err(e) if attempt + 1 < ATTEMPTS && retryable(&e) => {}
-                    Err(e) => return Err(transport_error(&url, &e)),
-                }
-                std::thread::sleep(BACKOFF * 2u32.pow(attempt));
-                attempt += 1;
-            };
+            resp = retrying(&url, || {
+                self.call(&req.method, &url, &req.headers, auth.as_deref())
+            })?;
             if !is_redirect(resp.status().as_u16()) {
                 return Ok(resp);
             }
@@ -200,36 +176,50 @@ impl Transport {
         form: Option<&str>,
     ) -> Result<Response<Body>> {
         let host = host_of(url).unwrap_or_default();
-        let mut attempt = 0;
-        loop {
+        retrying(url, || {
             let mut builder = http::Request::builder().uri(url);
             if let Some(b) = basic {
                 builder = builder.header("authorization", format!("Basic {b}"));
             }
-            let result = match form {
+            let agent = self.agent_for(&host);
+            match form {
                 Some(form) => builder
                     .method("POST")
                     .header("content-type", "application/x-www-form-urlencoded")
                     .body(form.to_string())
                     .map_err(ureq::Error::Http)
-                    .and_then(|r| self.agent_for(&host).run(r)),
+                    .and_then(|r| agent.run(r)),
                 None => builder
                     .method("GET")
                     .body(())
                     .map_err(ureq::Error::Http)
-                    .and_then(|r| self.agent_for(&host).run(r)),
-            };
-            match result {
-                Ok(r)
-                    if (r.status().as_u16() >= 500 || r.status().as_u16() == 429)
-                        && attempt + 1 < ATTEMPTS => {}
-                Ok(r) => return Ok(r),
-                Err(e) if attempt + 1 < ATTEMPTS && retryable(&e) => {}
-                Err(e) => return Err(transport_error(url, &e)),
+                    .and_then(|r| agent.run(r)),
             }
-            std::thread::sleep(BACKOFF * 2u32.pow(attempt));
-            attempt += 1;
-        }
+        })
+    }
+}
+
+/// Calls `call` until its answer is final: connection errors, 5xx and 429
+/// are tried again with backoff (honouring `Retry-After`), [`ATTEMPTS`]
+/// times in all; then the last answer, whatever its status, is returned.
+fn retrying(
+    url: &str,
+    mut call: impl FnMut() -> std::result::Result<Response<Body>, ureq::Error>,
+) -> Result<Response<Body>> {
+    let mut attempt = 0;
+    loop {
+        let last = attempt + 1 >= ATTEMPTS;
+        let backoff = BACKOFF * 2u32.pow(attempt);
+        let pause = match call() {
+            Ok(r) if !last && (r.status().as_u16() == 429 || r.status().as_u16() >= 500) => {
+                retry_after(&r).unwrap_or(backoff)
+            }
+            Ok(r) => return Ok(r),
+            Err(e) if !last && retryable(&e) => backoff,
+            Err(e) => return Err(transport_error(url, &e)),
+        };
+        std::thread::sleep(pause.min(MAX_RETRY_AFTER));
+        attempt += 1;
     }
 }
 
