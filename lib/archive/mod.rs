@@ -133,17 +133,18 @@ pub fn apply_layer<R: Read + Send + 'static>(
 ) -> Result<Layer> {
     let root = root::Root::open(dir).context(dir.display())?;
     let (compression, stream) = decompress(input)?;
+    // Inflating runs on its own thread; hashing runs on this one, beside
+    // extracting, which leaves it time: the two cores are then evenly used.
     let (tx, rx) = mpsc::channel();
-    let hashed = DigestAtEnd {
-        inner: stream,
+    let mut hashed = DigestAtEnd {
+        inner: ReadAhead::spawn(stream),
         digester: Some(Algorithm::Sha256.digester()),
         size: 0,
         done: tx,
     };
-    let mut ahead = ReadAhead::spawn(hashed);
-    let applied = apply::apply(&root, &mut ahead, opts)?;
+    let applied = apply::apply(&root, &mut hashed, opts)?;
     // The diff ID covers the whole stream, also what follows the end-of-archive blocks.
-    io::copy(&mut ahead, &mut io::sink()).map_err(|e| apply::malformed_stream(&e))?;
+    io::copy(&mut hashed, &mut io::sink()).map_err(|e| apply::malformed_stream(&e))?;
     let (diff_id, size) = rx
         .recv()
         .map_err(|_| Error::new(Kind::Internal, "the layer's digest was not computed"))?;
