@@ -14,18 +14,22 @@
 //! through a function, so it serves pulling from a registry and checking or
 //! sizing what the store holds alike.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Condvar, Mutex};
 use std::time::SystemTime;
 
 use crate::content::{Store, write_atomic};
 use crate::descriptor::{self, Descriptor};
+use crate::digest::Digest;
 use crate::error::{Context, Error, Kind, Result};
-use crate::manifest::{self, Index, PlatformSpec};
+use crate::manifest::{self, Config, Index, Manifest, PlatformSpec};
+use crate::remote::MAX_MANIFEST;
 use crate::time::{format_rfc3339, parse_rfc3339};
+use std::io::Read;
 
 /// The annotation that names an image, as OCI image layouts do.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -156,6 +160,29 @@ impl Image {
     }
 }
 
+/// The namespaces of `store` that have an index: `default` and every
+/// valid name under `namespaces/`, sorted.
+pub fn namespaces(store: &Store) -> Result<Vec<Namespace>> {
+    let mut out = vec![Namespace("default".to_string())];
+    let dir = store.root().join("namespaces");
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io(&e).context(dir.display())),
+    };
+    for e in entries {
+        let e = e.context(dir.display())?;
+        if let Ok(ns) = e.file_name().to_string_lossy().parse::<Namespace>()
+            && ns.as_str() != "default"
+            && e.path().join("index.json").is_file()
+        {
+            out.push(ns);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// The images of one namespace of a store.
 pub struct Images {
     store: Store,
@@ -213,6 +240,12 @@ impl Images {
             }),
             Err(e) => Err(Error::io(&e).context(path.display())),
         }
+    }
+
+    /// Every entry of the namespace's index, named or not (other tools may
+    /// write entries without a name): what the collector keeps.
+    pub fn roots(&self) -> Result<Vec<Descriptor>> {
+        Ok(self.read()?.manifests)
     }
 
     /// Every image of the namespace, sorted by name.
@@ -288,6 +321,63 @@ impl Images {
         })
     }
 
+    /// Records `new` pointing at what `name` points at, with its labels.
+    /// An existing `new` is replaced only with `force`.
+    pub fn tag(&self, name: &str, new: &str, force: bool) -> Result<Image> {
+        let ns = self.namespace.clone();
+        self.update(|images| {
+            let mut copy = images
+                .iter()
+                .find(|i| i.name == name)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::new(
+                        Kind::NotFound,
+                        format!("{name}: no such image in namespace {ns}"),
+                    )
+                })?;
+            let now = SystemTime::now();
+            if let Some(at) = images.iter().position(|i| i.name == new) {
+                if !force {
+                    return Err(Error::new(
+                        Kind::FailedPrecondition,
+                        format!(
+                            "{new}: already names an image in namespace {ns} (--force replaces it)"
+                        ),
+                    ));
+                }
+                images.remove(at);
+            }
+            copy.name = new.to_string();
+            copy.created = now;
+            copy.updated = now;
+            images.push(copy.clone());
+            Ok(copy)
+        })
+    }
+
+    /// Sets the labels of `name` (an empty value removes one).
+    pub fn label(&self, name: &str, labels: &[(String, String)]) -> Result<Image> {
+        let ns = self.namespace.clone();
+        self.update(|images| {
+            let img = images.iter_mut().find(|i| i.name == name).ok_or_else(|| {
+                Error::new(
+                    Kind::NotFound,
+                    format!("{name}: no such image in namespace {ns}"),
+                )
+            })?;
+            for (k, v) in labels {
+                if v.is_empty() {
+                    img.labels.remove(k);
+                } else {
+                    img.labels.insert(k.clone(), v.clone());
+                }
+            }
+            img.updated = SystemTime::now();
+            Ok(img.clone())
+        })
+    }
+
     /// Removes the name `name`; the content stays until garbage collection.
     pub fn remove(&self, name: &str) -> Result<Image> {
         let ns = self.namespace.clone();
@@ -339,43 +429,8 @@ pub fn walk(
         if out.iter().any(|o| o.digest == d.digest) {
             continue;
         }
-        let kids = if descriptor::is_index(&d.media_type) {
-            let index = Index::parse(&read(&d)?)?;
-            match platforms {
-                Platforms::All => index.manifests,
-                Platforms::One(p) => match manifest::select(&index, p) {
-                    Some(m) => vec![m.clone()],
-                    None => {
-                        let have: Vec<String> = index
-                            .manifests
-                            .iter()
-                            .filter_map(|m| m.platform.as_ref())
-                            .map(|p| {
-                                PlatformSpec {
-                                    os: p.os.clone(),
-                                    architecture: p.architecture.clone(),
-                                    variant: p.variant.clone(),
-                                }
-                                .to_string()
-                            })
-                            .collect();
-                        return Err(Error::new(
-                            Kind::NotFound,
-                            format!(
-                                "{}: no manifest for {p} (the index has {})",
-                                d.digest,
-                                if have.is_empty() {
-                                    "none".to_string()
-                                } else {
-                                    have.join(", ")
-                                }
-                            ),
-                        ));
-                    }
-                },
-            }
-        } else if descriptor::is_manifest(&d.media_type) {
-            manifest::children(&d, &read(&d)?)?
+        let kids = if has_children(&d) {
+            children(&d, &read(&d)?, platforms)?
         } else {
             Vec::new()
         };
@@ -386,9 +441,295 @@ pub fn walk(
     Ok(out)
 }
 
+/// Whether `d` is a node with children (an index or a manifest).
+pub fn has_children(d: &Descriptor) -> bool {
+    descriptor::is_index(&d.media_type) || descriptor::is_manifest(&d.media_type)
+}
+
+/// What a walk goes on to from `d`, whose bytes are `bytes`: the entries of
+/// an index that `platforms` selects, a manifest's config and layers.
+pub fn children(d: &Descriptor, bytes: &[u8], platforms: &Platforms) -> Result<Vec<Descriptor>> {
+    if !descriptor::is_index(&d.media_type) {
+        return manifest::children(d, bytes);
+    }
+    let index = Index::parse(bytes)?;
+    let p = match platforms {
+        Platforms::All => return Ok(index.manifests),
+        Platforms::One(p) => p,
+    };
+    if let Some(m) = manifest::select(&index, p) {
+        return Ok(vec![m.clone()]);
+    }
+    let have: Vec<String> = index
+        .manifests
+        .iter()
+        .filter_map(|m| m.platform.as_ref())
+        .map(|p| {
+            PlatformSpec {
+                os: p.os.clone(),
+                architecture: p.architecture.clone(),
+                variant: p.variant.clone(),
+            }
+            .to_string()
+        })
+        .collect();
+    Err(Error::new(
+        Kind::NotFound,
+        format!(
+            "{}: no manifest for {p} (the index has {})",
+            d.digest,
+            if have.is_empty() {
+                "none".to_string()
+            } else {
+                have.join(", ")
+            }
+        ),
+    ))
+}
+
+/// Runs `handler` on `root` and on every descriptor a handler call returns,
+/// each digest once, on `jobs` threads; descriptors are taken in the order
+/// they were found. Returns everything handled, in that order. The first
+/// error stops the walk: calls under way finish, no new one starts.
+pub fn dispatch<H>(root: &Descriptor, jobs: usize, handler: H) -> Result<Vec<Descriptor>>
+where
+    H: Fn(&Descriptor) -> Result<Vec<Descriptor>> + Sync,
+{
+    struct State {
+        queue: VecDeque<Descriptor>,
+        seen: HashSet<Digest>,
+        busy: usize,
+        done: Vec<Descriptor>,
+        error: Option<Error>,
+    }
+    let state = Mutex::new(State {
+        queue: VecDeque::from([root.clone()]),
+        seen: HashSet::from([root.digest.clone()]),
+        busy: 0,
+        done: Vec::new(),
+        error: None,
+    });
+    let wake = Condvar::new();
+    let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
+    let work = || {
+        let mut st = lock();
+        loop {
+            if st.error.is_some() || (st.queue.is_empty() && st.busy == 0) {
+                wake.notify_all();
+                return;
+            }
+            let Some(d) = st.queue.pop_front() else {
+                st = wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                continue;
+            };
+            st.busy += 1;
+            drop(st);
+            let result = handler(&d);
+            st = lock();
+            st.busy -= 1;
+            match result {
+                Ok(kids) => {
+                    for k in kids {
+                        if st.seen.insert(k.digest.clone()) {
+                            st.queue.push_back(k);
+                        }
+                    }
+                    st.done.push(d);
+                }
+                Err(e) => {
+                    st.error.get_or_insert(e);
+                }
+            }
+            wake.notify_all();
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..jobs.max(1) {
+            s.spawn(work);
+        }
+        work();
+    });
+    let st = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    match st.error {
+        Some(e) => Err(e),
+        None => Ok(st.done),
+    }
+}
+
+/// The full name of an image as pulls record it (`redis:7` is
+/// `docker.io/library/redis:7`); what is not a reference stays as it is.
+pub fn full_name(name: &str) -> String {
+    name.parse::<crate::reference::Reference>()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| name.to_string())
+}
+
+/// What an image's root reaches in a store.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// Every object reached, present or not, each once, root first.
+    pub reached: Vec<Descriptor>,
+    /// Those of them that are not in the store.
+    pub missing: Vec<Descriptor>,
+}
+
+/// What `root` reaches in `store`: from an index, only the entries that are
+/// there (a pull takes one platform of many); from a manifest, its config
+/// and every layer, there or missing.
+pub fn reach(store: &Store, root: &Descriptor) -> Result<Reach> {
+    let mut out = Reach::default();
+    let mut seen = HashSet::new();
+    let mut todo = vec![(root.clone(), true)];
+    while let Some((d, needed)) = todo.pop() {
+        if !seen.insert(d.digest.clone()) {
+            continue;
+        }
+        if !store.contains(&d.digest) {
+            if needed {
+                out.missing.push(d.clone());
+                out.reached.push(d);
+            }
+            continue;
+        }
+        let kids = if has_children(&d) {
+            let bytes = read_small(store, &d)?;
+            children(&d, &bytes, &Platforms::All)?
+        } else {
+            Vec::new()
+        };
+        let needed = !descriptor::is_index(&d.media_type);
+        out.reached.push(d);
+        todo.extend(kids.into_iter().rev().map(|k| (k, needed)));
+    }
+    Ok(out)
+}
+
+/// A condition on images, as `--filter` takes it: `name==NAME`,
+/// `name~=REGEX`, `label.KEY==VALUE`, `label.KEY!=VALUE` or `label.KEY`
+/// (has the label); `labels.` works as `label.`.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// The name is this.
+    Name(String),
+    /// The name matches this.
+    NameMatches(regex_lite::Regex),
+    /// The label is (or with `false`, is not) this value.
+    Label(String, String, bool),
+    /// The label is set.
+    HasLabel(String),
+}
+
+impl FromStr for Filter {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Filter> {
+        let bad = |why: &str| Error::invalid(format!("filter '{s}': {why}"));
+        let label = |k: &str| {
+            k.strip_prefix("label.")
+                .or_else(|| k.strip_prefix("labels."))
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+        };
+        if let Some((k, v)) = s.split_once("~=") {
+            if k != "name" {
+                return Err(bad("only name~= takes a regular expression"));
+            }
+            let re = regex_lite::Regex::new(v).map_err(|e| bad(&e.to_string()))?;
+            return Ok(Filter::NameMatches(re));
+        }
+        for (op, equal) in [("!=", false), ("==", true)] {
+            if let Some((k, v)) = s.split_once(op) {
+                if k == "name" && equal {
+                    return Ok(Filter::Name(v.to_string()));
+                }
+                return match label(k) {
+                    Some(k) => Ok(Filter::Label(k, v.to_string(), equal)),
+                    None => Err(bad(
+                        "use name==, name~=, label.KEY==, label.KEY!= or label.KEY",
+                    )),
+                };
+            }
+        }
+        match label(s) {
+            Some(k) => Ok(Filter::HasLabel(k)),
+            None => Err(bad(
+                "use name==, name~=, label.KEY==, label.KEY!= or label.KEY",
+            )),
+        }
+    }
+}
+
+impl Filter {
+    /// Whether `image` passes.
+    pub fn matches(&self, image: &Image) -> bool {
+        match self {
+            Filter::Name(n) => image.name == *n,
+            Filter::NameMatches(re) => re.is_match(&image.name),
+            Filter::Label(k, v, equal) => (image.labels.get(k) == Some(v)) == *equal,
+            Filter::HasLabel(k) => image.labels.contains_key(k),
+        }
+    }
+}
+
 /// The size of an image: the sum of the sizes of everything a walk reaches.
 pub fn size(reached: &[Descriptor]) -> u64 {
     reached.iter().map(|d| d.size).sum()
+}
+
+/// The bytes of a manifest or index in the store, at most [`MAX_MANIFEST`].
+pub fn read_small(store: &Store, d: &Descriptor) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    store
+        .reader(&d.digest)?
+        .take(MAX_MANIFEST + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(&e).context(d.digest.to_string()))?;
+    if bytes.len() as u64 > MAX_MANIFEST {
+        return Err(Error::new(
+            Kind::InvalidContent,
+            format!("{}: larger than {MAX_MANIFEST} bytes", d.digest),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The image manifest of `root` for `platform`: `root` itself, or what an
+/// index (nested or not) has for it. `ready` waits for an object to be in
+/// the store.
+pub fn image_manifest(
+    store: &Store,
+    root: &Descriptor,
+    platform: &PlatformSpec,
+    ready: &dyn Fn(&Descriptor) -> Result<()>,
+) -> Result<(Descriptor, Manifest, Config)> {
+    let mut d = root.clone();
+    for _ in 0..8 {
+        ready(&d)?;
+        if descriptor::is_index(&d.media_type) {
+            let index = Index::parse(&read_small(store, &d)?)?;
+            d = manifest::select(&index, platform).cloned().ok_or_else(|| {
+                Error::new(
+                    Kind::NotFound,
+                    format!("{}: no manifest for {platform}", d.digest),
+                )
+            })?;
+            continue;
+        }
+        if !descriptor::is_manifest(&d.media_type) {
+            return Err(Error::new(
+                Kind::InvalidContent,
+                format!("{}: {} is not an image", d.digest, d.media_type),
+            ));
+        }
+        let m = Manifest::parse(&read_small(store, &d)?)?;
+        ready(&m.config)?;
+        let config = Config::parse(&read_small(store, &m.config)?)?;
+        return Ok((d, m, config));
+    }
+    Err(Error::new(
+        Kind::InvalidContent,
+        format!("{}: indexes nested too deep", root.digest),
+    ))
 }
 
 #[cfg(test)]

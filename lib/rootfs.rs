@@ -1,15 +1,45 @@
-//! Root filesystems built from layers: chain IDs, which name the result of
-//! applying a stack of layers (OCI image spec, config.md "Layer ChainID"):
+//! Root filesystems built from layers.
+//!
+//! Chain IDs name the result of applying a stack of layers (OCI image spec,
+//! config.md "Layer ChainID"):
 //!
 //! ```text
 //! ChainID(L0)          = DiffID(L0)
 //! ChainID(L0|...|Ln)   = SHA256(ChainID(L0|...|Ln-1) + " " + DiffID(Ln))
 //! ```
 //!
-//! Snapshots keyed by chain ID and the mount commands for them come later;
-//! this module knows nothing of registries.
+//! Snapshots live under `<root>/snapshots/`:
+//!
+//! ```text
+//! <chainid-hex>/fs        one layer's changes in overlayfs form (whiteouts are
+//!                         0:0 character devices, opaque directories carry
+//!                         trusted.overlay.opaque=y)
+//! <chainid-hex>/parent    the chain ID below it, absent for the bottom layer
+//! <chainid-hex>/diffid    the layer's diff ID
+//! active/<key>/fs, work   a writable snapshot: overlay upper and work dirs
+//! active/<key>/parent     the chain ID it was prepared on
+//! active/<key>/mnt        where the printed mount command mounts it by default
+//! tmp/                    unpacks under way, renamed into place when whole
+//! ```
+//!
+//! A committed snapshot appears only by rename, after its diff ID was checked
+//! against the image config; writers hold the store lock shared, so the
+//! collector never sees one half made.
 
-use crate::digest::Digest;
+use std::fmt;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use crate::archive::{self, ApplyOptions};
+use crate::content::Store;
+use crate::descriptor::Descriptor;
+use crate::digest::{Algorithm, Digest};
+use crate::error::{Context, Error, Kind, Result};
+use crate::manifest::{Config, Manifest, PlatformSpec};
 
 /// The chain ID of every prefix of `diff_ids`, bottom layer first.
 pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
@@ -27,6 +57,641 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
 /// The chain ID of the whole stack, `None` for no layers.
 pub fn chain_id(diff_ids: &[Digest]) -> Option<Digest> {
     chain_ids(diff_ids).pop()
+}
+
+/// Where an image's layers go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Snapshots of the store, one per layer, keyed by chain ID.
+    Snapshots,
+    /// One directory, every layer applied in turn (whiteouts remove).
+    Dir(PathBuf),
+}
+
+/// What happened to one layer of an unpack.
+#[derive(Debug, Clone)]
+pub struct Unpacked {
+    /// The layer's descriptor.
+    pub layer: Descriptor,
+    /// Its diff ID, as the config says and the bytes agree.
+    pub diff_id: Digest,
+    /// The chain ID up to and including it.
+    pub chain_id: Digest,
+    /// The snapshot was there already: nothing was applied.
+    pub existed: bool,
+}
+
+/// Unpacks the layers of `manifest` (whose config is `config`) from `store`
+/// into `target`, bottom first, checking each diff ID against the config.
+/// `ready` is called before a layer is read: it waits for the layer to be in
+/// the store (a pull fetching it meanwhile) or fails. `each` hears of every
+/// layer done. Returns the chain ID of the whole stack (`None`: no layers).
+pub fn unpack(
+    store: &Store,
+    manifest: &Manifest,
+    config: &Config,
+    target: &Target,
+    ready: &dyn Fn(&Descriptor) -> Result<()>,
+    each: &dyn Fn(&Unpacked),
+) -> Result<Option<Digest>> {
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(Error::new(
+            Kind::InvalidContent,
+            format!(
+                "{}: the manifest has {} layers, its config {} diff IDs",
+                manifest.config.digest,
+                manifest.layers.len(),
+                diff_ids.len()
+            ),
+        ));
+    }
+    let chains = chain_ids(diff_ids);
+    let snapshots = Snapshots::new(store);
+    let mut staged = Vec::new();
+    let mut parent: Option<&Digest> = None;
+    for ((layer, diff_id), chain) in manifest.layers.iter().zip(diff_ids).zip(&chains) {
+        let existed = match target {
+            Target::Snapshots if snapshots.exists(chain) => true,
+            Target::Snapshots => {
+                ready(layer)?;
+                let got = snapshots.stage(chain, parent, diff_id, store.reader(&layer.digest)?);
+                staged.push(got.map_err(|e| e.context(format!("layer {}", layer.digest)))?);
+                false
+            }
+            Target::Dir(dir) => {
+                ready(layer)?;
+                let got = archive::apply_layer(
+                    dir,
+                    store.reader(&layer.digest)?,
+                    &ApplyOptions::default(),
+                )
+                .map_err(|e| e.context(format!("layer {}", layer.digest)))?;
+                check_diff_id(layer, &got.diff_id, diff_id)?;
+                false
+            }
+        };
+        each(&Unpacked {
+            layer: layer.clone(),
+            diff_id: diff_id.clone(),
+            chain_id: chain.clone(),
+            existed,
+        });
+        parent = Some(chain);
+    }
+    snapshots.commit(staged)?;
+    Ok(chains.last().cloned())
+}
+
+/// Unpacks the image `root` (a manifest, or an index and the manifest it
+/// has for `platform`) from the store into `target`; every object must be
+/// there. Returns the chain ID of the whole stack.
+pub fn unpack_image(
+    store: &Store,
+    root: &Descriptor,
+    platform: &PlatformSpec,
+    target: &Target,
+    each: &dyn Fn(&Unpacked),
+) -> Result<Option<Digest>> {
+    let _hold = store.lock(false, true)?;
+    let ready = |d: &Descriptor| {
+        if store.contains(&d.digest) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                Kind::NotFound,
+                format!("{}: not in the store; pull the image again", d.digest),
+            ))
+        }
+    };
+    let (_, m, config) = crate::images::image_manifest(store, root, platform, &ready)?;
+    unpack(store, &m, &config, target, &ready, each)
+}
+
+fn check_diff_id(layer: &Descriptor, got: &Digest, want: &Digest) -> Result<()> {
+    if got == want {
+        return Ok(());
+    }
+    Err(Error::new(
+        Kind::DataCorruption,
+        format!(
+            "layer {}: its diff ID is {got}, the image config says {want}",
+            layer.digest
+        ),
+    ))
+}
+
+/// One snapshot, as `dist-rootfs ls` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Snapshot {
+    /// A chain ID for a committed snapshot, the user's key for an active one.
+    pub key: String,
+    /// `committed` or `active`.
+    pub kind: &'static str,
+    /// The chain ID it sits on.
+    pub parent: Option<Digest>,
+    /// When it was made.
+    #[serde(serialize_with = "crate::content::ser_time")]
+    pub created: SystemTime,
+}
+
+/// How to mount a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// `overlay` or `bind`.
+    pub kind: &'static str,
+    /// The source: `overlay`, or the directory bound.
+    pub source: PathBuf,
+    /// The `-o` options.
+    pub options: Vec<String>,
+    /// Where it goes.
+    pub target: PathBuf,
+}
+
+impl fmt::Display for Mount {
+    /// As a shell command.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let args = [
+            "-t".to_string(),
+            self.kind.to_string(),
+            quote(&self.source.to_string_lossy()),
+            "-o".to_string(),
+            quote(&self.options.join(",")),
+            quote(&self.target.to_string_lossy()),
+        ];
+        write!(f, "mount {}", args.join(" "))
+    }
+}
+
+/// `s` quoted for a POSIX shell when it needs to be.
+fn quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-=,:+@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The snapshots of a store.
+pub struct Snapshots {
+    dir: PathBuf,
+}
+
+static STAGED: AtomicU64 = AtomicU64::new(0);
+
+/// A layer unpacked into `tmp/`, to be renamed into place.
+pub struct Staged {
+    tmp: PathBuf,
+    chain: Digest,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.tmp.exists() {
+            let _ = remove_tree(&self.tmp);
+        }
+    }
+}
+
+impl Snapshots {
+    /// The snapshots of `store`.
+    pub fn new(store: &Store) -> Snapshots {
+        Snapshots {
+            dir: store.root().join("snapshots"),
+        }
+    }
+
+    /// The directory of the committed snapshot `chain`.
+    pub fn path(&self, chain: &Digest) -> PathBuf {
+        self.dir.join(chain.hex())
+    }
+
+    /// Whether the committed snapshot `chain` exists.
+    pub fn exists(&self, chain: &Digest) -> bool {
+        self.path(chain).join("fs").is_dir()
+    }
+
+    fn active(&self, key: &str) -> PathBuf {
+        self.dir.join("active").join(key)
+    }
+
+    /// Unpacks `layer` (compressed or not) into a new directory under
+    /// `tmp/`, in overlay form, and checks its diff ID.
+    fn stage(
+        &self,
+        chain: &Digest,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        layer: impl Read + Send + 'static,
+    ) -> Result<Staged> {
+        let n = STAGED.fetch_add(1, Ordering::Relaxed);
+        let tmp =
+            self.dir
+                .join("tmp")
+                .join(format!("{}-{n}-{}", std::process::id(), &chain.hex()[..12]));
+        fs::create_dir_all(&tmp).context(tmp.display())?;
+        let staged = Staged {
+            tmp: tmp.clone(),
+            chain: chain.clone(),
+        };
+        let opts = ApplyOptions {
+            overlay: true,
+            ..ApplyOptions::default()
+        };
+        let got = archive::apply_layer(&tmp.join("fs"), layer, &opts)?;
+        if got.diff_id != *diff_id {
+            return Err(Error::new(
+                Kind::DataCorruption,
+                format!(
+                    "its diff ID is {}, the image config says {diff_id}",
+                    got.diff_id
+                ),
+            ));
+        }
+        if let Some(p) = parent {
+            fs::write(tmp.join("parent"), format!("{p}\n")).context(tmp.display())?;
+        }
+        fs::write(tmp.join("diffid"), format!("{diff_id}\n")).context(tmp.display())?;
+        Ok(staged)
+    }
+
+    /// Makes staged snapshots durable (one `syncfs`) and renames them into
+    /// place, bottom first. One another process committed meanwhile is dropped.
+    fn commit(&self, staged: Vec<Staged>) -> Result<()> {
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let dir = fs::File::open(&self.dir).context(self.dir.display())?;
+        rustix::fs::syncfs(&dir).map_err(|e| Error::io(&e.into()).context(self.dir.display()))?;
+        for s in staged {
+            let to = self.path(&s.chain);
+            match fs::rename(&s.tmp, &to) {
+                Ok(()) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOTEMPTY)) => {}
+                Err(e) => return Err(Error::io(&e).context(to.display())),
+            }
+        }
+        crate::content::sync_dir(&self.dir)
+    }
+
+    /// The chain IDs from `chain` down to the bottom layer, top first.
+    pub fn lowers(&self, chain: &Digest) -> Result<Vec<Digest>> {
+        let mut out = vec![chain.clone()];
+        let mut at = chain.clone();
+        while let Some(p) = self.parent_of(&self.path(&at))? {
+            if out.contains(&p) || out.len() > 1000 {
+                return Err(Error::new(
+                    Kind::InvalidContent,
+                    format!("snapshot {chain}: its parents loop"),
+                ));
+            }
+            out.push(p.clone());
+            at = p;
+        }
+        Ok(out)
+    }
+
+    fn parent_of(&self, dir: &Path) -> Result<Option<Digest>> {
+        if !dir.join("fs").is_dir() {
+            return Err(Error::new(
+                Kind::NotFound,
+                format!(
+                    "snapshot {}: not found",
+                    dir.file_name().unwrap_or_default().to_string_lossy()
+                ),
+            ));
+        }
+        match fs::read_to_string(dir.join("parent")) {
+            Ok(s) => {
+                Ok(Some(s.trim().parse().map_err(|e: Error| {
+                    e.context(dir.join("parent").display())
+                })?))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&e).context(dir.join("parent").display())),
+        }
+    }
+
+    /// Every committed and active snapshot, committed first, each sorted.
+    pub fn list(&self) -> Result<Vec<Snapshot>> {
+        let mut out = Vec::new();
+        for (sub, kind) in [
+            (self.dir.clone(), "committed"),
+            (self.dir.join("active"), "active"),
+        ] {
+            let entries = match fs::read_dir(&sub) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&e).context(sub.display())),
+            };
+            let mut found = Vec::new();
+            for e in entries {
+                let e = e.context(sub.display())?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                let key = if kind == "committed" {
+                    match Digest::from_parts(Algorithm::Sha256, &name) {
+                        Ok(d) => d.to_string(),
+                        Err(_) => continue,
+                    }
+                } else {
+                    name
+                };
+                let Ok(parent) = self.parent_of(&e.path()) else {
+                    continue;
+                };
+                let created = e
+                    .metadata()
+                    .map(|m| crate::content::mtime(&m))
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                found.push(Snapshot {
+                    key,
+                    kind,
+                    parent,
+                    created,
+                });
+            }
+            found.sort_by(|a, b| a.key.cmp(&b.key));
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// A writable snapshot `key` on top of `chain` (its mount point is
+    /// `target`, by default the snapshot's `mnt`); or, with `view`, a
+    /// read-only one: a bind mount of a single layer, an overlay of several.
+    pub fn prepare(
+        &self,
+        chain: &Digest,
+        key: &str,
+        target: Option<&Path>,
+        view: bool,
+    ) -> Result<Mount> {
+        check_key(key)?;
+        self.lowers(chain)?;
+        let dir = self.active(key);
+        if dir.exists() {
+            return Err(Error::new(
+                Kind::FailedPrecondition,
+                format!("snapshot {key}: already exists"),
+            ));
+        }
+        let active = self.dir.join("active");
+        fs::create_dir_all(&active).context(active.display())?;
+        let tmp = active.join(format!(".{key}.{}", std::process::id()));
+        for sub in ["fs", "work", "mnt"] {
+            fs::create_dir_all(tmp.join(sub)).context(tmp.display())?;
+        }
+        fs::write(tmp.join("parent"), format!("{chain}\n")).context(tmp.display())?;
+        if view {
+            fs::write(tmp.join("view"), "").context(tmp.display())?;
+        }
+        match fs::rename(&tmp, &dir) {
+            Ok(()) => {}
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(
+                    if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOTEMPTY)) {
+                        Error::new(
+                            Kind::FailedPrecondition,
+                            format!("snapshot {key}: already exists"),
+                        )
+                    } else {
+                        Error::io(&e).context(dir.display())
+                    },
+                );
+            }
+        }
+        self.mount(key, target)
+    }
+
+    /// How to mount the active snapshot `key` at `target` (default: its `mnt`).
+    pub fn mount(&self, key: &str, target: Option<&Path>) -> Result<Mount> {
+        check_key(key)?;
+        let dir = self.active(key);
+        let Some(chain) = self.parent_of(&dir)? else {
+            return Err(Error::new(
+                Kind::InvalidContent,
+                format!("snapshot {key}: it has no parent"),
+            ));
+        };
+        let lowers: Vec<PathBuf> = self
+            .lowers(&chain)?
+            .iter()
+            .map(|c| self.path(c).join("fs"))
+            .collect();
+        let target = target
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.join("mnt"));
+        let lowerdir = lowers
+            .iter()
+            .map(|p| escape(p))
+            .collect::<Vec<_>>()
+            .join(":");
+        let view = dir.join("view").exists();
+        Ok(match (view, lowers.as_slice()) {
+            (true, [only]) => Mount {
+                kind: "bind",
+                source: only.clone(),
+                options: vec!["bind".into(), "ro".into()],
+                target,
+            },
+            (true, _) => Mount {
+                kind: "overlay",
+                source: "overlay".into(),
+                options: vec!["ro".into(), format!("lowerdir={lowerdir}")],
+                target,
+            },
+            (false, _) => Mount {
+                kind: "overlay",
+                source: "overlay".into(),
+                options: vec![
+                    format!("lowerdir={lowerdir}"),
+                    format!("upperdir={}", escape(&dir.join("fs"))),
+                    format!("workdir={}", escape(&dir.join("work"))),
+                ],
+                target,
+            },
+        })
+    }
+
+    /// Removes a snapshot: an active one by key, a committed one by chain
+    /// ID. Refused while another snapshot sits on it or it is mounted.
+    pub fn remove(&self, key: &str) -> Result<()> {
+        let dir = match key.parse::<Digest>() {
+            Ok(chain) => self.path(&chain),
+            Err(_) => {
+                check_key(key)?;
+                self.active(key)
+            }
+        };
+        self.parent_of(&dir)?;
+        let users: Vec<String> = self
+            .list()?
+            .into_iter()
+            .filter(|s| s.parent.as_ref().is_some_and(|p| p.to_string() == key))
+            .map(|s| s.key)
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::new(
+                Kind::FailedPrecondition,
+                format!("snapshot {key}: in use by {}", users.join(", ")),
+            ));
+        }
+        if let Some(at) = mounted_under(&dir)? {
+            return Err(Error::new(
+                Kind::FailedPrecondition,
+                format!(
+                    "snapshot {key}: mounted at {}; unmount it first",
+                    at.display()
+                ),
+            ));
+        }
+        self.discard(&dir)
+    }
+
+    /// Moves `dir` out of sight, then removes it.
+    fn discard(&self, dir: &Path) -> Result<()> {
+        let tmp = self.dir.join("tmp");
+        fs::create_dir_all(&tmp).context(tmp.display())?;
+        let n = STAGED.fetch_add(1, Ordering::Relaxed);
+        let gone = tmp.join(format!("rm-{}-{n}", std::process::id()));
+        fs::rename(dir, &gone).context(dir.display())?;
+        remove_tree(&gone)
+    }
+
+    /// Removes committed snapshots not in `keep` and every leftover of an
+    /// unpack that did not finish (call with the store lock held
+    /// exclusively). Returns the chain IDs removed, or that would be.
+    pub fn sweep(
+        &self,
+        keep: &std::collections::HashSet<Digest>,
+        dry_run: bool,
+    ) -> Result<Vec<Digest>> {
+        let mut keep = keep.clone();
+        let all = self.list()?;
+        for s in &all {
+            if s.kind == "active"
+                && let Some(p) = &s.parent
+            {
+                keep.extend(self.lowers(p).unwrap_or_default());
+            }
+        }
+        let mut removed = Vec::new();
+        for s in all.iter().filter(|s| s.kind == "committed") {
+            let chain: Digest = s.key.parse()?;
+            if !keep.contains(&chain) {
+                if !dry_run {
+                    self.discard(&self.path(&chain))?;
+                }
+                removed.push(chain);
+            }
+        }
+        if !dry_run && let Ok(entries) = fs::read_dir(self.dir.join("tmp")) {
+            for e in entries.flatten() {
+                remove_tree(&e.path())?;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Whether a mount point lies at or under `dir`, from /proc/self/mountinfo.
+fn mounted_under(dir: &Path) -> Result<Option<PathBuf>> {
+    let info = match fs::read_to_string("/proc/self/mountinfo") {
+        Ok(s) => s,
+        Err(_) => return Ok(None),
+    };
+    let dir = fs::canonicalize(dir).context(dir.display())?;
+    for line in info.lines() {
+        let Some(point) = line.split(' ').nth(4) else {
+            continue;
+        };
+        let point = PathBuf::from(unescape_mountinfo(point));
+        if point.starts_with(&dir) {
+            return Ok(Some(point));
+        }
+    }
+    Ok(None)
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
+        {
+            out.push(v);
+            i += 4;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A path for an overlay option: `\`, `,` and `:` escaped.
+fn escape(p: &Path) -> String {
+    let mut out = String::new();
+    for c in p.to_string_lossy().chars() {
+        if matches!(c, '\\' | ',' | ':') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Keys of active snapshots: letters, digits and `._-`, not starting with
+/// `.`, at most 128 bytes.
+fn check_key(key: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && key.len() <= 128
+        && !key.starts_with('.')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "snapshot key '{key}': use letters, digits and ._- (not first), at most 128"
+        )))
+    }
+}
+
+/// Removes a tree, giving directories the owner's write permission where a
+/// layer left them without (read-only directories are common in images).
+pub fn remove_tree(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::PermissionDenied => {
+            return Err(Error::io(&e).context(path.display()));
+        }
+        Err(_) => {}
+    }
+    fn open_up(p: &Path) {
+        if let Ok(m) = fs::symlink_metadata(p)
+            && m.is_dir()
+        {
+            let _ = fs::set_permissions(
+                p,
+                fs::Permissions::from_mode(m.permissions().mode() | 0o700),
+            );
+            if let Ok(entries) = fs::read_dir(p) {
+                for e in entries.flatten() {
+                    open_up(&e.path());
+                }
+            }
+        }
+    }
+    open_up(path);
+    fs::remove_dir_all(path).context(path.display())
 }
 
 #[cfg(test)]

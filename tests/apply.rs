@@ -21,7 +21,7 @@ const MTIME: u64 = 1_700_000_000;
 /// holds), type flag, mode, owner, time and link name. Names and link names
 /// over 100 bytes, and xattrs, go into a PAX header written before it.
 #[derive(Clone)]
-struct Entry {
+pub(crate) struct Entry {
     name: Vec<u8>,
     kind: u8,
     mode: u32,
@@ -35,7 +35,7 @@ struct Entry {
     bad_checksum: bool,
 }
 
-fn entry(name: &str, kind: u8, mode: u32) -> Entry {
+pub(crate) fn entry(name: &str, kind: u8, mode: u32) -> Entry {
     Entry {
         name: name.as_bytes().to_vec(),
         kind,
@@ -51,7 +51,7 @@ fn entry(name: &str, kind: u8, mode: u32) -> Entry {
     }
 }
 
-fn file(name: &str, data: &[u8]) -> Entry {
+pub(crate) fn file(name: &str, data: &[u8]) -> Entry {
     Entry {
         data: data.to_vec(),
         ..entry(name, b'0', 0o644)
@@ -59,29 +59,29 @@ fn file(name: &str, data: &[u8]) -> Entry {
 }
 
 /// An empty file whose name is a whiteout (`.wh.NAME`) or an opaque marker.
-fn wh(name: &str) -> Entry {
+pub(crate) fn wh(name: &str) -> Entry {
     file(name, b"")
 }
 
-fn dir(name: &str) -> Entry {
+pub(crate) fn dir(name: &str) -> Entry {
     entry(name, b'5', 0o755)
 }
 
-fn symlink(name: &str, target: &str) -> Entry {
+pub(crate) fn symlink(name: &str, target: &str) -> Entry {
     Entry {
         link: target.as_bytes().to_vec(),
         ..entry(name, b'2', 0o777)
     }
 }
 
-fn hardlink(name: &str, target: &str) -> Entry {
+pub(crate) fn hardlink(name: &str, target: &str) -> Entry {
     Entry {
         link: target.as_bytes().to_vec(),
         ..entry(name, b'1', 0o644)
     }
 }
 
-fn fifo(name: &str) -> Entry {
+pub(crate) fn fifo(name: &str) -> Entry {
     entry(name, b'6', 0o644)
 }
 
@@ -204,7 +204,7 @@ fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
 }
 
 /// A tar stream: the entries, then the two zero blocks that end it.
-fn tar(entries: &[Entry]) -> Vec<u8> {
+pub(crate) fn tar(entries: &[Entry]) -> Vec<u8> {
     let mut out: Vec<u8> = entries.iter().flat_map(Entry::bytes).collect();
     out.extend([0u8; 1024]);
     out
@@ -252,7 +252,7 @@ fn ustar_tar(entries: &[Entry]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(data).unwrap();
     gz.finish().unwrap()
@@ -313,7 +313,7 @@ fn sync_deflate(c: &mut flate2::Compress, data: &[u8]) -> Vec<u8> {
 
 /// Every entry under `top` (not `top` itself), not following symlinks nor
 /// entering `skip`: its name relative to `top`, its path, its metadata.
-fn walk(top: &Path, skip: Option<&Path>) -> Vec<(String, PathBuf, fs::Metadata)> {
+pub(crate) fn walk(top: &Path, skip: Option<&Path>) -> Vec<(String, PathBuf, fs::Metadata)> {
     let mut out = Vec::new();
     let mut dirs = vec![top.to_path_buf()];
     while let Some(d) = dirs.pop() {
@@ -342,7 +342,7 @@ fn walk(top: &Path, skip: Option<&Path>) -> Vec<(String, PathBuf, fs::Metadata)>
 /// What is at `path`, not following a symlink there: `dir 0755`,
 /// `file 0644 'text'`, `file 0755 100000 bytes sha256:…`, `symlink -> target`,
 /// `fifo 0600`, `char 1,3 0666`, `block 7,0 0660`, or `missing`.
-fn describe(path: &Path) -> String {
+pub(crate) fn describe(path: &Path) -> String {
     let Ok(meta) = fs::symlink_metadata(path) else {
         return "missing".into();
     };
@@ -370,7 +370,7 @@ fn describe(path: &Path) -> String {
 }
 
 /// Short printable content as itself in quotes, else its size and digest.
-fn repr(data: &[u8]) -> String {
+pub(crate) fn repr(data: &[u8]) -> String {
     if data.len() <= 40 && data.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
         format!("'{}'", String::from_utf8_lossy(data))
     } else {
@@ -379,7 +379,7 @@ fn repr(data: &[u8]) -> String {
 }
 
 /// What `root` holds: one line `path description` per entry, sorted.
-fn listing(root: &Path) -> Vec<String> {
+pub(crate) fn listing(root: &Path) -> Vec<String> {
     let mut lines: Vec<String> = walk(root, None)
         .iter()
         .map(|(rel, path, _)| format!("{rel} {}", describe(path)))
@@ -396,7 +396,7 @@ fn want<S: AsRef<str>>(lines: &[S]) -> Vec<String> {
 
 /// `listing` with owners, link counts and mtimes (not of symlinks): all that
 /// must not depend on how the layer was compressed.
-fn tree(root: &Path) -> Vec<String> {
+pub(crate) fn tree(root: &Path) -> Vec<String> {
     walk(root, None)
         .iter()
         .map(|(rel, path, m)| {
@@ -453,7 +453,7 @@ fn user_xattrs_work(dir: &Path) -> bool {
     ok
 }
 
-fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+pub(crate) fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 4096];
     let n = rustix::fs::lgetxattr(path, name, &mut buf[..]).ok()?;
     buf.truncate(n);

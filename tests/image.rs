@@ -99,6 +99,11 @@ pub fn layer(files: &[(&str, &[u8])]) -> Layer {
     layer_from_tar(tar_of(files), flate2::Compression::default())
 }
 
+/// A layer of the tar stream `tar`, gzip'd.
+pub fn layer_of_tar(tar: Vec<u8>) -> Layer {
+    layer_from_tar(tar, flate2::Compression::default())
+}
+
 /// A layer holding one file (`blob-SEED`) of `n` pseudo-random bytes;
 /// the gzip'd blob is slightly larger than `n`.
 pub fn layer_of_size(n: usize, seed: u64) -> Layer {

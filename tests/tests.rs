@@ -15,4 +15,5 @@ mod fetch;
 mod ingest;
 mod list;
 mod path;
+mod pull;
 mod resolve;

@@ -239,6 +239,15 @@ impl Output {
         self
     }
 
+    /// Asserts that each of `lines` is a whole line of stdout.
+    pub fn has_lines(&self, lines: &[&str]) {
+        for l in lines {
+            if !self.stdout.lines().any(|have| have == *l) {
+                self.fail(&format!("expected a line {l:?} on stdout"));
+            }
+        }
+    }
+
     /// Stdout's lines.
     pub fn lines(&self) -> Vec<&str> {
         self.stdout.lines().collect()

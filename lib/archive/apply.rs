@@ -27,12 +27,17 @@ use crate::error::{Error, Kind, Result};
 pub struct ApplyOptions {
     /// Give entries the owner the layer says (only root can).
     pub same_owner: bool,
+    /// Write the layer as an overlayfs upper directory instead of applying
+    /// it: whiteouts become 0:0 character devices and opaque markers the
+    /// `trusted.overlay.opaque` attribute, for a directory that starts empty.
+    pub overlay: bool,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             same_owner: rustix::process::geteuid().is_root(),
+            overlay: false,
         }
     }
 }
@@ -347,6 +352,9 @@ impl Applier<'_> {
     }
 
     fn whiteout(&mut self, parent: &Inside, target: &[u8]) -> Result<()> {
+        if self.opts.overlay {
+            return self.overlay_whiteout(parent, target);
+        }
         if target == &OPAQUE[WHITEOUT.len()..] {
             let dir = match self.root.open_dir(parent) {
                 Ok(fd) => fd,
@@ -390,6 +398,58 @@ impl Applier<'_> {
             target,
             FileType::from_raw_mode(st.st_mode) == FileType::Directory,
         )
+    }
+
+    /// A whiteout in overlayfs form: a 0:0 character device named as what
+    /// it hides, or, for the opaque marker, an attribute on its directory.
+    fn overlay_whiteout(&mut self, parent: &Inside, target: &[u8]) -> Result<()> {
+        let dir = self.dir(parent)?;
+        if target == &OPAQUE[WHITEOUT.len()..] {
+            let fd = rustix::fs::openat(
+                &dir,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(io_err)?;
+            return match rustix::fs::fsetxattr(
+                &fd,
+                "trusted.overlay.opaque",
+                b"y",
+                rustix::fs::XattrFlags::empty(),
+            ) {
+                Ok(()) => Ok(()),
+                Err(Errno::PERM | Errno::ACCESS) => Err(missing_privilege(
+                    "CAP_SYS_ADMIN",
+                    "to mark an opaque directory (trusted.overlay.opaque)",
+                )),
+                Err(e) => Err(io_err(e)),
+            };
+        }
+        if target.is_empty() || target == b"." || target == b".." || target.contains(&b'/') {
+            return Err(Error::new(
+                Kind::InvalidContent,
+                format!(
+                    "whiteout of '{}' names no entry",
+                    String::from_utf8_lossy(target)
+                ),
+            ));
+        }
+        self.clear(dir.as_fd(), target, false)?;
+        match rustix::fs::mknodat(
+            &dir,
+            target,
+            FileType::CharacterDevice,
+            Mode::empty(),
+            rustix::fs::makedev(0, 0),
+        ) {
+            Ok(()) => self.remember_at(dir.as_fd(), target),
+            Err(Errno::PERM | Errno::ACCESS) => Err(missing_privilege(
+                "CAP_MKNOD",
+                "to make an overlay whiteout (a 0:0 character device)",
+            )),
+            Err(e) => Err(io_err(e)),
+        }
     }
 
     fn directory(
@@ -622,6 +682,14 @@ impl Applier<'_> {
         }
         Ok(())
     }
+}
+
+/// The error for what only a privileged process may write.
+fn missing_privilege(cap: &str, what: &str) -> Error {
+    Error::new(
+        Kind::PermissionDenied,
+        format!("snapshots need {cap} {what}; run as root, or flatten the image with --rootfs DIR"),
+    )
 }
 
 fn uid(id: u64) -> Uid {

@@ -6,6 +6,7 @@
 //! Programs parse their own flags with lexopt through [`Cli::next_arg`], which
 //! consumes the common flags on their behalf.
 
+pub mod progress;
 pub mod table;
 
 use std::ffi::OsString;

@@ -102,6 +102,8 @@ pub struct Writer {
     dir: PathBuf,
     reference: String,
     _lock: File,
+    /// Held shared for the writer's life: the collector waits for it.
+    _store_lock: super::StoreLock,
     data: File,
     expected: Option<Digest>,
     total: Option<u64>,
@@ -128,7 +130,7 @@ impl Store {
         if reference.is_empty() {
             return Err(Error::invalid("the ref must not be empty"));
         }
-        self.init()?;
+        let store_lock = self.lock(false, opts.wait)?;
         let dir = self.ingest_root().join(key(reference));
         let lock = loop {
             if let Some(expected) = &opts.expected {
@@ -220,6 +222,7 @@ impl Store {
             dir,
             reference: reference.to_string(),
             _lock: lock,
+            _store_lock: store_lock,
             data,
             expected: opts.expected,
             total: opts.total.or(old_total),
@@ -282,6 +285,34 @@ impl Store {
                 .then_with(|| a.reference.cmp(&b.reference))
         });
         Ok(out)
+    }
+}
+
+impl Store {
+    /// Removes the write of `reference` if no writer holds it; returns
+    /// whether it was removed.
+    pub fn remove_ingest(&self, reference: &str) -> Result<bool> {
+        let dir = self.ingest_root().join(key(reference));
+        let lock_path = dir.join("lock");
+        let lock = match OpenOptions::new().read(true).write(true).open(&lock_path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&e).context(lock_path.display())),
+        };
+        if let Some(lock) = &lock {
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Ok(false),
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(Error::io(&e).context(lock_path.display()));
+                }
+            }
+        }
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(&e).context(dir.display())),
+        }
     }
 }
 

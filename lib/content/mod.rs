@@ -29,6 +29,14 @@ pub struct Store {
     root: PathBuf,
 }
 
+/// A hold on the whole store, taken shared by everything that writes
+/// (ingests, pulls until their name is recorded, unpacks) and exclusive by
+/// the garbage collector, so that it never sees a write half done.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
 /// What the store knows of one committed blob.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Info {
@@ -92,6 +100,43 @@ impl Store {
         create_if_missing(&root.join("oci-layout"), OCI_LAYOUT.as_bytes())?;
         create_if_missing(&root.join("index.json"), EMPTY_INDEX.as_bytes())?;
         Ok(())
+    }
+
+    /// Takes the store-wide lock: shared for writers, exclusive for the
+    /// collector; waits for it unless `wait` is false (then a held lock is
+    /// [`Kind::Unavailable`]). Creates the layout if it is missing.
+    pub fn lock(&self, exclusive: bool, wait: bool) -> Result<StoreLock> {
+        self.init()?;
+        let path = self.root.join("gc.lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o644)
+            .open(&path)
+            .context(path.display())?;
+        let got = match (exclusive, wait) {
+            (true, true) => file.lock().map(|()| true),
+            (false, true) => file.lock_shared().map(|()| true),
+            (true, false) => try_lock(file.try_lock()),
+            (false, false) => try_lock(file.try_lock_shared()),
+        }
+        .context(path.display())?;
+        if !got {
+            return Err(Error::new(
+                Kind::Unavailable,
+                format!(
+                    "{}: the store is locked by {}",
+                    path.display(),
+                    if exclusive {
+                        "a writer"
+                    } else {
+                        "the garbage collector"
+                    }
+                ),
+            ));
+        }
+        Ok(StoreLock { _file: file })
     }
 
     /// Information about the committed blob `digest`.
@@ -265,6 +310,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 pub(crate) fn inode(m: &fs::Metadata) -> (u64, u64) {
     (m.dev(), m.ino())
+}
+
+fn try_lock(r: std::result::Result<(), fs::TryLockError>) -> io::Result<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(fs::TryLockError::WouldBlock) => Ok(false),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -273,8 +273,9 @@ fn content_type(resp: &::ureq::http::Response<::ureq::Body>) -> Option<String> {
     header(resp, "content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_string())
 }
 
-/// The media type a manifest says it has, for registries that do not send one.
-fn sniff(body: &[u8]) -> Option<String> {
+/// The media type a manifest or index says it has, or seems to have from
+/// its fields: for registries that do not send one, and blobs of a store.
+pub fn sniff(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {
         return Some(mt.to_string());

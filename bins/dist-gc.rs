@@ -1,0 +1,77 @@
+//! dist-gc: removes what no image of any namespace reaches (seed 004;
+//! DESIGN.md, "Programs").
+use dist::cli::table::human_size;
+use dist::cli::{self, Cli};
+use dist::gc::{self, Options};
+use lexopt::Arg::*;
+use std::io::Write;
+use std::time::Duration;
+
+const HELP: &str = "\
+usage: dist-gc [--dry-run] [--ingest-age DURATION] [--no-wait]
+
+Remove from the store every blob that no image of any namespace reaches
+(every platform of an index counts, and entries other tools wrote in
+index.json), every snapshot that no such image and no writable snapshot
+needs, and ingests that no writer holds and that were last written longer
+ago than --ingest-age. Prints one line per object removed: blob DIGEST SIZE,
+snapshot CHAINID, or ingest REF; then a summary on standard error.
+
+It waits for writers (ingests, pulls not yet named, unpacks) to finish, and
+they wait for it: nothing is removed while it is being written.
+
+    --dry-run               print what would be removed; remove nothing
+    --ingest-age DURATION   abandoned ingests older than this go (default 24h)
+    --no-wait               fail (exit 6) rather than wait for writers";
+
+fn main() -> std::process::ExitCode {
+    cli::run("dist-gc", HELP, run)
+}
+
+fn run(cli: &mut Cli) -> dist::Result<()> {
+    let mut opts = Options {
+        dry_run: false,
+        ingest_age: Duration::from_secs(24 * 3600),
+        wait: true,
+    };
+    while let Some(arg) = cli.next_arg()? {
+        match arg.get() {
+            Long("dry-run") => opts.dry_run = true,
+            Long("ingest-age") => {
+                let text = cli.string()?;
+                opts.ingest_age =
+                    dist::time::parse_duration(&text).map_err(|e| e.context("--ingest-age"))?;
+            }
+            Long("no-wait") => opts.wait = false,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    let store = cli.store();
+    let done = gc::collect(&store, &opts)?;
+    let mut out = cli.out();
+    let io = |e: std::io::Error| dist::Error::io(&e);
+    for b in &done.blobs {
+        writeln!(out, "blob {} {}", b.digest, b.size).map_err(io)?;
+    }
+    for s in &done.snapshots {
+        writeln!(out, "snapshot {s}").map_err(io)?;
+    }
+    for i in &done.ingests {
+        writeln!(out, "ingest {}", i.reference).map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    let bytes: u64 = done.blobs.iter().map(|b| b.size).sum();
+    eprintln!(
+        "dist-gc: {} {} blobs ({}), {} snapshots, {} ingests",
+        if opts.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        },
+        done.blobs.len(),
+        human_size(bytes),
+        done.snapshots.len(),
+        done.ingests.len()
+    );
+    Ok(())
+}

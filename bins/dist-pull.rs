@@ -1,0 +1,93 @@
+//! dist-pull: an image from a registry into the store, named and unpacked
+//! (seeds e53539c58f, 55a1b4eff8; DESIGN.md, "Programs").
+use dist::cli::progress::{Display, Mode};
+use dist::cli::{self, Cli};
+use dist::images::{Namespace, Platforms};
+use dist::manifest::PlatformSpec;
+use dist::pull::{self, Options};
+use dist::reference::Reference;
+use dist::remote::{self, Remote};
+use dist::rootfs::Target;
+use lexopt::Arg::*;
+
+const HELP: &str = "\
+usage: dist-pull [-j N] [--platform P | --all-platforms] [--no-unpack | --rootfs DIR] REF
+
+Fetch the image REF names into the store: its index or manifest, config
+and layers, several at a time, each verified and resumable (a pull that was
+killed goes on where it stopped; objects already in the store are not
+fetched again). Then record the name in the namespace and unpack the layers
+into snapshots (see dist-rootfs(1)), each checked against the diff IDs of
+the image config. On a terminal a status table shows each object; otherwise
+one line per event, or one JSON object per event with --json.
+
+-j, --jobs N                 objects fetched at once (default 4)
+    --platform OS/ARCH[/V]   the platform to pull from an index (default: this machine's)
+    --all-platforms          fetch every platform of an index (unpack this machine's)
+    --no-unpack              fetch and name only
+    --rootfs DIR             flatten the image into DIR instead of snapshots
+-n, --namespace NS           the namespace of the name (default $DIST_NAMESPACE,
+                             $CONTAINERD_NAMESPACE, else default)
+    --json                   one JSON object per event
+    --plain-http             talk HTTP, not HTTPS (always so for localhost and 127.0.0.0/8)
+    --insecure               do not verify the registry's TLS certificate";
+
+fn main() -> std::process::ExitCode {
+    cli::run("dist-pull", HELP, run)
+}
+
+fn run(cli: &mut Cli) -> dist::Result<()> {
+    let mut remote_opts = remote::Options::default();
+    let (mut jobs, mut platforms, mut all) = (4usize, None::<PlatformSpec>, false);
+    let (mut no_unpack, mut rootfs, mut json) = (false, None::<std::path::PathBuf>, false);
+    let (mut namespace, mut reference) = (None::<String>, None::<Reference>);
+    while let Some(arg) = cli.next_arg()? {
+        match arg.get() {
+            Short('j') | Long("jobs") => jobs = cli.parse("--jobs")?,
+            Long("platform") => platforms = Some(cli.parse("--platform")?),
+            Long("all-platforms") => all = true,
+            Long("no-unpack") => no_unpack = true,
+            Long("rootfs") => rootfs = Some(cli.value()?.into()),
+            Short('n') | Long("namespace") => namespace = Some(cli.string()?),
+            Long("json") => json = true,
+            Long("plain-http") => remote_opts.plain_http = true,
+            Long("insecure") => remote_opts.insecure = true,
+            Value(v) if reference.is_none() => reference = Some(cli::parse_value(v)?),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    let reference = reference.ok_or_else(|| dist::Error::invalid("missing REF"))?;
+    if jobs == 0 || jobs > 64 {
+        return Err(dist::Error::invalid("--jobs: give 1 to 64"));
+    }
+    if all && platforms.is_some() {
+        return Err(dist::Error::invalid(
+            "--platform and --all-platforms exclude each other",
+        ));
+    }
+    if no_unpack && rootfs.is_some() {
+        return Err(dist::Error::invalid(
+            "--no-unpack and --rootfs exclude each other",
+        ));
+    }
+    let opts = Options {
+        platforms: match (all, platforms) {
+            (true, _) => Platforms::All,
+            (false, p) => Platforms::One(p.unwrap_or_else(PlatformSpec::host)),
+        },
+        jobs,
+        unpack: match (no_unpack, rootfs) {
+            (true, _) => None,
+            (false, Some(dir)) => Some(Target::Dir(dir)),
+            (false, None) => Some(Target::Snapshots),
+        },
+        namespace: Namespace::select(namespace.as_deref())?,
+    };
+    let store = cli.store();
+    let remote = Remote::new(&remote_opts)?;
+    let display = Display::new(Mode::choose(json));
+    let pulled =
+        display.run(|| pull::pull(&store, &remote, &reference, &opts, &|e| display.event(e)))?;
+    display.finish(&pulled);
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! dist-rootfs: snapshots of unpacked layers and their mount commands
+//! (seeds 38a6f90f2b, 3a20dd41d5, b1bc82726f; DESIGN.md, "Programs").
+use dist::cli::table::{Format, human_age, print_list};
+use dist::cli::{self, Cli};
+use dist::descriptor::Descriptor;
+use dist::digest::Digest;
+use dist::images::{self, Images, Namespace};
+use dist::manifest::PlatformSpec;
+use dist::rootfs::{self, Snapshots, Target};
+use lexopt::Arg::*;
+use std::io::Write;
+use std::path::PathBuf;
+
+const HELP: &str = "\
+usage: dist-rootfs [-n NS] unpack [--platform P] [--rootfs DIR] NAME|DIGEST
+       dist-rootfs prepare [--view] CHAINID KEY [TARGET]
+       dist-rootfs mount KEY [TARGET]
+       dist-rootfs ls [-q] [--json]
+       dist-rootfs rm KEY...
+
+Snapshots hold an image's layers unpacked, one per layer, keyed by chain ID,
+each in overlayfs form (whiteouts are 0:0 character devices, opaque
+directories carry trusted.overlay.opaque), which takes root (CAP_MKNOD and
+CAP_SYS_ADMIN) when a layer deletes anything.
+
+unpack makes the snapshots of an image in the store (by name or by the
+digest of its manifest or index) and prints its chain ID; with --rootfs it
+applies every layer to DIR instead. prepare makes a writable snapshot KEY on
+top of CHAINID and prints the mount command for it (--view: read-only: a
+bind mount of a single layer, an overlay of several); TARGET defaults to the
+snapshot's own mnt directory. mount prints that command again. ls lists
+KEY KIND PARENT AGE. rm removes snapshots no other one sits on.
+
+-n, --namespace NS       the namespace of NAME (default $DIST_NAMESPACE,
+                         $CONTAINERD_NAMESPACE, else default)
+    --platform OS/ARCH[/V]   unpack: the platform of an index (default: this machine's)
+    --rootfs DIR         unpack: flatten into DIR, no snapshots
+    --view               prepare: read-only
+-q, --quiet              ls: print only the keys
+    --json               ls: one JSON object per snapshot";
+
+fn main() -> std::process::ExitCode {
+    cli::run("dist-rootfs", HELP, run)
+}
+
+fn run(cli: &mut Cli) -> dist::Result<()> {
+    let (mut namespace, mut platform, mut rootfs) =
+        (None::<String>, None::<PlatformSpec>, None::<PathBuf>);
+    let (mut view, mut format, mut words) = (false, Format::Table, Vec::<String>::new());
+    while let Some(arg) = cli.next_arg()? {
+        match arg.get() {
+            Short('n') | Long("namespace") => namespace = Some(cli.string()?),
+            Long("platform") => platform = Some(cli.parse("--platform")?),
+            Long("rootfs") => rootfs = Some(cli.value()?.into()),
+            Long("view") => view = true,
+            Short('q') | Long("quiet") => format = Format::Quiet,
+            Long("json") => format = Format::Json,
+            Value(v) => words.push(cli::parse_value(v)?),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    let store = cli.store();
+    let snapshots = Snapshots::new(&store);
+    let (command, args) = words
+        .split_first()
+        .ok_or_else(|| dist::Error::invalid("missing command: unpack, prepare, mount, ls or rm"))?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let usage = |what: &str| dist::Error::invalid(format!("{command}: give {what}"));
+    match (command.as_str(), args.as_slice()) {
+        ("unpack", [what]) => {
+            let root = image_root(&store, namespace.as_deref(), what)?;
+            let platform = platform.unwrap_or_else(PlatformSpec::host);
+            let target = match rootfs {
+                Some(dir) => Target::Dir(dir),
+                None => Target::Snapshots,
+            };
+            let chain = rootfs::unpack_image(&store, &root, &platform, &target, &|u| {
+                cli.debug(format!("layer {}: chain {}", u.layer.digest, u.chain_id))
+            })?;
+            let chain = chain.map(|c| c.to_string()).unwrap_or_default();
+            writeln!(cli.out(), "{chain}").map_err(|e| dist::Error::io(&e))?;
+        }
+        ("unpack", _) => return Err(usage("one NAME or DIGEST")),
+        ("prepare", [chain, key, target @ ..]) if target.len() <= 1 => {
+            let chain: Digest = chain.parse()?;
+            let target = target.first().map(PathBuf::from);
+            let mount = snapshots.prepare(&chain, key, target.as_deref(), view)?;
+            writeln!(cli.out(), "{mount}").map_err(|e| dist::Error::io(&e))?;
+        }
+        ("prepare", _) => return Err(usage("CHAINID KEY [TARGET]")),
+        ("mount" | "mounts", [key, target @ ..]) if target.len() <= 1 => {
+            let target = target.first().map(PathBuf::from);
+            let mount = snapshots.mount(key, target.as_deref())?;
+            writeln!(cli.out(), "{mount}").map_err(|e| dist::Error::io(&e))?;
+        }
+        ("mount" | "mounts", _) => return Err(usage("KEY [TARGET]")),
+        ("ls" | "list", []) => {
+            let all = snapshots.list()?;
+            print_list(
+                &mut cli.out(),
+                format,
+                &["KEY", "KIND", "PARENT", "AGE"],
+                &all,
+                |s| {
+                    vec![
+                        s.key.clone(),
+                        s.kind.to_string(),
+                        s.parent
+                            .as_ref()
+                            .map(|p| p.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        human_age(s.created),
+                    ]
+                },
+            )?;
+        }
+        ("ls" | "list", _) => return Err(usage("no argument")),
+        ("rm" | "remove", keys) if !keys.is_empty() => {
+            let _hold = store.lock(false, true)?;
+            for key in keys {
+                if let Err(e) = snapshots.remove(key) {
+                    cli.report(&e);
+                }
+            }
+        }
+        ("rm" | "remove", _) => return Err(usage("KEY...")),
+        (other, _) => {
+            return Err(dist::Error::invalid(format!(
+                "unknown command '{other}': use unpack, prepare, mount, ls or rm"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The root descriptor of an image: a name of the namespace, or the digest
+/// of a manifest or index in the store.
+fn image_root(
+    store: &dist::content::Store,
+    ns: Option<&str>,
+    what: &str,
+) -> dist::Result<Descriptor> {
+    let images = Images::new(store, Namespace::select(ns)?);
+    let Ok(digest) = what.parse::<Digest>() else {
+        return Ok(images.get(&images::full_name(what))?.target);
+    };
+    if let Some(img) = images
+        .list()?
+        .into_iter()
+        .find(|i| i.target.digest == digest)
+    {
+        return Ok(img.target);
+    }
+    let info = store.info(&digest)?;
+    let head = Descriptor::new("", digest.clone(), info.size);
+    let bytes = images::read_small(store, &head)?;
+    let media_type = dist::remote::sniff(&bytes).ok_or_else(|| {
+        dist::Error::new(
+            dist::Kind::InvalidContent,
+            format!("{digest}: not a manifest or index"),
+        )
+    })?;
+    Ok(Descriptor::new(media_type, digest, info.size))
+}

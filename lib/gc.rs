@@ -1,0 +1,107 @@
+//! Garbage collection: mark what any image of any namespace reaches, sweep
+//! the rest.
+//!
+//! Roots are every entry of every namespace's index (entries other tools
+//! wrote too). The mark follows indexes (all platforms), manifests, configs
+//! and layers that are in the store; the configs it reaches name the chain
+//! IDs whose snapshots stay, with the parents of writable snapshots. Then
+//! unmarked blobs and snapshots go, and ingests no writer holds that were
+//! last written longer ago than the age given.
+//!
+//! It runs under the store lock held exclusively: writers (ingests, pulls
+//! until their name is recorded, unpacks) hold it shared, so nothing is
+//! removed while it is being written or before the name that keeps it.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+
+use crate::content::{Info, Status, Store};
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::images::{self, Images, Platforms};
+use crate::manifest::{Config, Manifest};
+use crate::rootfs::{self, Snapshots};
+
+/// How to collect.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Report what would go; remove nothing.
+    pub dry_run: bool,
+    /// Abandoned ingests last written longer ago than this are removed.
+    pub ingest_age: Duration,
+    /// Wait for writers to finish (`false`: fail if any is at work).
+    pub wait: bool,
+}
+
+/// What a collection removed (or, dry, would remove).
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    /// Blobs no image reaches.
+    pub blobs: Vec<Info>,
+    /// Snapshots no image needs, by chain ID.
+    pub snapshots: Vec<Digest>,
+    /// Abandoned ingests.
+    pub ingests: Vec<Status>,
+}
+
+/// What the images of every namespace reach: blobs, and chain IDs.
+pub fn mark(store: &Store) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
+    let mut blobs = HashSet::new();
+    let mut chains = HashSet::new();
+    let mut todo = Vec::new();
+    for ns in images::namespaces(store)? {
+        todo.extend(Images::new(store, ns).roots()?);
+    }
+    while let Some(d) = todo.pop() {
+        if !blobs.insert(d.digest.clone()) || !store.contains(&d.digest) {
+            continue;
+        }
+        if !images::has_children(&d) {
+            continue;
+        }
+        // A node that cannot be read or parsed keeps itself, not its children.
+        let Ok(bytes) = images::read_small(store, &d) else {
+            continue;
+        };
+        if let Ok(kids) = images::children(&d, &bytes, &Platforms::All) {
+            todo.extend(kids);
+        }
+        if let Ok(m) = Manifest::parse(&bytes)
+            && store.contains(&m.config.digest)
+            && let Ok(c) = images::read_small(store, &m.config).and_then(|b| Config::parse(&b))
+        {
+            chains.extend(rootfs::chain_ids(&c.rootfs.diff_ids));
+        }
+    }
+    Ok((blobs, chains))
+}
+
+/// Collects the garbage of `store`.
+pub fn collect(store: &Store, opts: &Options) -> Result<Collected> {
+    let _hold = store.lock(true, opts.wait)?;
+    let (keep, chains) = mark(store)?;
+    let mut out = Collected::default();
+    for info in store.list()? {
+        if keep.contains(&info.digest) {
+            continue;
+        }
+        if !opts.dry_run {
+            store.delete(&info.digest)?;
+        }
+        out.blobs.push(info);
+    }
+    out.snapshots = Snapshots::new(store).sweep(&chains, opts.dry_run)?;
+    let now = SystemTime::now();
+    for status in store.statuses(true, Duration::ZERO)? {
+        let old = now
+            .duration_since(status.updated_at)
+            .is_ok_and(|age| age > opts.ingest_age);
+        if status.live || !old {
+            continue;
+        }
+        if opts.dry_run || store.remove_ingest(&status.reference)? {
+            out.ingests.push(status);
+        }
+    }
+    Ok(out)
+}

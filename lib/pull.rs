@@ -1,0 +1,355 @@
+//! A pull: an image from a registry into the store, named, and unpacked.
+//!
+//! The root is resolved, then a walk fetches every object the platforms
+//! need on several threads, each through a locked, resumable, verified
+//! ingest keyed by its digest (so a killed pull resumes with `Range`, and two
+//! pulls of shared layers wait for each other instead of fetching twice).
+//! Objects already in the store are not fetched again. Meanwhile the layers
+//! are unpacked bottom first as soon as each is committed, so downloading,
+//! hashing, inflating and extracting overlap. The name is recorded once
+//! everything it reaches is in the store.
+//!
+//! The whole pull holds the store lock shared: the collector cannot remove
+//! what it wrote before the name that keeps it is recorded.
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
+
+use crate::content::{Store, WriterOptions};
+use crate::descriptor::{self, Descriptor};
+use crate::digest::Digest;
+use crate::error::{Error, Kind, Result};
+use crate::images::{self, Images, Namespace, Platforms};
+use crate::manifest::PlatformSpec;
+use crate::reference::Reference;
+use crate::remote::{MAX_MANIFEST, Remote};
+use crate::rootfs::{self, Target, Unpacked};
+
+/// How to pull.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Which manifests of an index to fetch.
+    pub platforms: Platforms,
+    /// Objects fetched at once.
+    pub jobs: usize,
+    /// Where to unpack, if anywhere.
+    pub unpack: Option<Target>,
+    /// The namespace the name goes in.
+    pub namespace: Namespace,
+}
+
+/// What a pull reports as it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The name resolved to this root.
+    Resolved {
+        /// The full name.
+        name: &'a str,
+        /// Its root descriptor.
+        target: &'a Descriptor,
+    },
+    /// An object is being fetched, from `offset` (what an earlier pull kept).
+    Fetching {
+        /// `index`, `manifest`, `config` or `layer`.
+        kind: &'static str,
+        /// The object.
+        desc: &'a Descriptor,
+        /// Where the download starts.
+        offset: u64,
+    },
+    /// Bytes of an object are in.
+    Progress {
+        /// The object.
+        desc: &'a Descriptor,
+        /// Bytes of it in the store's ingest so far.
+        offset: u64,
+    },
+    /// An object is in the store.
+    Fetched {
+        /// `index`, `manifest`, `config` or `layer`.
+        kind: &'static str,
+        /// The object.
+        desc: &'a Descriptor,
+        /// It was there already: nothing was downloaded.
+        existed: bool,
+        /// Bytes an interrupted pull had kept.
+        resumed_from: u64,
+    },
+    /// A layer is unpacked.
+    Unpacked(&'a Unpacked),
+    /// The name is recorded.
+    Named {
+        /// The full name.
+        name: &'a str,
+        /// What it points at.
+        target: &'a Descriptor,
+    },
+}
+
+/// What a pull did.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The full name recorded.
+    pub name: String,
+    /// What it points at.
+    pub target: Descriptor,
+    /// Every object the pull reached.
+    pub reached: Vec<Descriptor>,
+    /// Bytes downloaded.
+    pub downloaded: u64,
+    /// The chain ID of the unpacked image, when unpacked.
+    pub chain_id: Option<Digest>,
+}
+
+/// What kind of object `d` is, by its media type.
+pub fn kind_of(d: &Descriptor) -> &'static str {
+    let mt = d.media_type.as_str();
+    if descriptor::is_index(mt) {
+        "index"
+    } else if descriptor::is_manifest(mt) {
+        "manifest"
+    } else if mt == descriptor::DOCKER_CONFIG || mt.contains(".config.") || mt.ends_with("+json") {
+        "config"
+    } else {
+        "layer"
+    }
+}
+
+/// Which objects are in the store so far, for the unpacker to wait on.
+struct Arrivals {
+    state: Mutex<(HashSet<Digest>, Option<String>)>,
+    changed: Condvar,
+}
+
+impl Arrivals {
+    fn arrived(&self, d: &Digest) {
+        self.lock().0.insert(d.clone());
+        self.changed.notify_all();
+    }
+
+    fn ended(&self, why: &str) {
+        self.lock().1.get_or_insert_with(|| why.to_string());
+        self.changed.notify_all();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashSet<Digest>, Option<String>)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `d` is in the store; fails if the fetching ended without it.
+    fn wait(&self, d: &Descriptor) -> Result<()> {
+        let mut st = self.lock();
+        loop {
+            if st.0.contains(&d.digest) {
+                return Ok(());
+            }
+            if let Some(why) = &st.1 {
+                return Err(Error::new(
+                    Kind::Unavailable,
+                    format!("{}: not fetched ({why})", d.digest),
+                ));
+            }
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Pulls `r` into `store` as `opts` say, telling `events` as it goes.
+pub fn pull(
+    store: &Store,
+    remote: &Remote,
+    r: &Reference,
+    opts: &Options,
+    events: &(dyn Fn(&Event) + Sync),
+) -> Result<Pulled> {
+    let _hold = store.lock(false, true)?;
+    let name = r.to_string();
+    let target = remote.resolve(r, &[])?;
+    events(&Event::Resolved {
+        name: &name,
+        target: &target,
+    });
+    let arrivals = Arrivals {
+        state: Mutex::new((HashSet::new(), None)),
+        changed: Condvar::new(),
+    };
+    let downloaded = Mutex::new(0u64);
+    let (fetched, unpacked) = std::thread::scope(|s| {
+        let fetching = s.spawn(|| {
+            let got = images::dispatch(&target, opts.jobs, |d| {
+                let n = fetch(store, remote, r, d, events)?;
+                *downloaded.lock().unwrap_or_else(|e| e.into_inner()) += n;
+                arrivals.arrived(&d.digest);
+                if !images::has_children(d) {
+                    return Ok(Vec::new());
+                }
+                let bytes = images::read_small(store, d)?;
+                images::children(d, &bytes, &opts.platforms)
+            });
+            let got = got.and_then(|reached| {
+                Images::new(store, opts.namespace.clone()).put(&name, target.clone())?;
+                events(&Event::Named {
+                    name: &name,
+                    target: &target,
+                });
+                Ok(reached)
+            });
+            match &got {
+                Ok(_) => arrivals.ended("the pull reached no such object"),
+                Err(e) => arrivals.ended(&e.to_string()),
+            }
+            got
+        });
+        let unpacked = match &opts.unpack {
+            None => Ok(None),
+            Some(t) => unpack(store, &target, &opts.platforms, t, &arrivals, events),
+        };
+        if unpacked.is_err() {
+            arrivals.ended("unpacking failed");
+        }
+        let fetched = fetching
+            .join()
+            .unwrap_or_else(|_| Err(Error::new(Kind::Internal, "a fetching thread panicked")));
+        (fetched, unpacked)
+    });
+    // The fetch's own error explains an unpack that waited in vain.
+    let reached = fetched?;
+    let chain_id = unpacked?;
+    let downloaded = downloaded.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok(Pulled {
+        name,
+        target,
+        reached,
+        downloaded,
+        chain_id,
+    })
+}
+
+fn unpack(
+    store: &Store,
+    root: &Descriptor,
+    platforms: &Platforms,
+    target: &Target,
+    arrivals: &Arrivals,
+    events: &(dyn Fn(&Event) + Sync),
+) -> Result<Option<Digest>> {
+    let platform = match platforms {
+        Platforms::One(p) => p.clone(),
+        Platforms::All => PlatformSpec::host(),
+    };
+    let ready = |d: &Descriptor| arrivals.wait(d);
+    let (_, m, config) = images::image_manifest(store, root, &platform, &ready)?;
+    rootfs::unpack(store, &m, &config, target, &ready, &|u| {
+        events(&Event::Unpacked(u))
+    })
+}
+
+/// Fetches `d` into the store unless it is there; returns the bytes downloaded.
+fn fetch(
+    store: &Store,
+    remote: &Remote,
+    r: &Reference,
+    d: &Descriptor,
+    events: &(dyn Fn(&Event) + Sync),
+) -> Result<u64> {
+    let kind = kind_of(d);
+    let existed = || {
+        events(&Event::Fetched {
+            kind,
+            desc: d,
+            existed: true,
+            resumed_from: 0,
+        });
+        Ok(0)
+    };
+    if images::has_children(d) && d.size > MAX_MANIFEST {
+        return Err(Error::new(
+            Kind::InvalidContent,
+            format!(
+                "{}: a {kind} of {} bytes is larger than {MAX_MANIFEST}",
+                d.digest, d.size
+            ),
+        ));
+    }
+    // A write kept by a killed pull may be bad: then start once more from nothing.
+    for attempt in 0..2 {
+        if store.contains(&d.digest) {
+            return existed();
+        }
+        let opts = WriterOptions {
+            expected: Some(d.digest.clone()),
+            total: Some(d.size),
+            wait: true,
+        };
+        let mut w = match store.writer(&d.digest.to_string(), opts) {
+            Ok(w) => w,
+            Err(e) if e.kind() == Kind::AlreadyExists => return existed(),
+            Err(e) => return Err(e),
+        };
+        let offset = w.offset();
+        events(&Event::Fetching {
+            kind,
+            desc: d,
+            offset,
+        });
+        if images::has_children(d) {
+            let (_, body) = remote.manifest(&r.with_digest(d.digest.clone()), &[&d.media_type])?;
+            let mut input = io::Cursor::new(body);
+            w.resume_from_stream(&mut input)?;
+            w.copy_from(&mut input)?;
+        } else if offset < d.size {
+            let blob = remote.blob(r, &d.digest, Some(d.size), offset)?;
+            let mut counted = Counted {
+                inner: blob,
+                at: offset,
+                desc: d,
+                events,
+                last: Instant::now(),
+            };
+            w.copy_from(&mut counted)?;
+        }
+        match w.commit() {
+            Ok(done) => {
+                events(&Event::Fetched {
+                    kind,
+                    desc: d,
+                    existed: done.existed,
+                    resumed_from: done.resumed_from,
+                });
+                return Ok(d.size - done.resumed_from.min(d.size));
+            }
+            Err(e) if e.kind() == Kind::DataCorruption && offset > 0 && attempt == 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::new(
+        Kind::Internal,
+        format!("{}: fetched twice", d.digest),
+    ))
+}
+
+/// A reader that reports how far it got, at most every 50 ms.
+struct Counted<'a, R> {
+    inner: R,
+    at: u64,
+    desc: &'a Descriptor,
+    events: &'a (dyn Fn(&Event) + Sync),
+    last: Instant,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.at += n as u64;
+        if self.last.elapsed().as_millis() >= 50 {
+            self.last = Instant::now();
+            (self.events)(&Event::Progress {
+                desc: self.desc,
+                offset: self.at,
+            });
+        }
+        Ok(n)
+    }
+}
