@@ -61,17 +61,19 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     }
     out.flush().map_err(io)?;
     let bytes: u64 = done.blobs.iter().map(|b| b.size).sum();
+    let n =
+        |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });
+    let verb = if opts.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     eprintln!(
-        "dist-gc: {} {} blobs ({}), {} snapshots, {} ingests",
-        if opts.dry_run {
-            "would remove"
-        } else {
-            "removed"
-        },
-        done.blobs.len(),
+        "dist-gc: {verb} {} ({}), {}, {}",
+        n(done.blobs.len(), "blob"),
         human_size(bytes),
-        done.snapshots.len(),
-        done.ingests.len()
+        n(done.snapshots.len(), "snapshot"),
+        n(done.ingests.len(), "ingest")
     );
     Ok(())
 }

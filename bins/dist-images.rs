@@ -150,6 +150,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
                     args[2]
                 )));
             }
+            args[1].parse::<dist::reference::Reference>()?;
             images.tag(&names[0], &names[1], force)?;
             writeln_out(cli, &names[1])?;
         }

@@ -1,6 +1,6 @@
 //! dist-pull: an image from a registry into the store, named and unpacked
 //! (seeds e53539c58f, 55a1b4eff8; DESIGN.md, "Programs").
-use dist::cli::progress::{Display, Mode};
+use dist::cli::progress::Display;
 use dist::cli::{self, Cli};
 use dist::images::{Namespace, Platforms};
 use dist::manifest::PlatformSpec;
@@ -18,10 +18,11 @@ and layers, several at a time, each verified and resumable (a pull that was
 killed goes on where it stopped; objects already in the store are not
 fetched again). Then record the name in the namespace and unpack the layers
 into snapshots (see dist-rootfs(1)), each checked against the diff IDs of
-the image config. On a terminal a status table shows each object; otherwise
+the image config. When standard error is a terminal a status table there
+shows each object; standard output, unless it is that terminal too, gets
 one line per event, or one JSON object per event with --json.
 
--j, --jobs N                 objects fetched at once (default 4)
+-j, --jobs N                 objects fetched at once, 1 to 64 (default 4)
     --platform OS/ARCH[/V]   the platform to pull from an index (default: this machine's)
     --all-platforms          fetch every platform of an index (unpack this machine's)
     --no-unpack              fetch and name only
@@ -85,7 +86,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     };
     let store = cli.store();
     let remote = Remote::new(&remote_opts)?;
-    let display = Display::new(Mode::choose(json));
+    let display = Display::new(json);
     let pulled =
         display.run(|| pull::pull(&store, &remote, &reference, &opts, &|e| display.event(e)))?;
     display.finish(&pulled);

@@ -20,8 +20,8 @@ usage: dist-rootfs [-n NS] unpack [--platform P] [--rootfs DIR] NAME|DIGEST
 
 Snapshots hold an image's layers unpacked, one per layer, keyed by chain ID,
 each in overlayfs form (whiteouts are 0:0 character devices, opaque
-directories carry trusted.overlay.opaque), which takes root (CAP_MKNOD and
-CAP_SYS_ADMIN) when a layer deletes anything.
+directories carry trusted.overlay.opaque), which takes root when a layer
+deletes anything (CAP_SYS_ADMIN; and CAP_MKNOD before Linux 5.8).
 
 unpack makes the snapshots of an image in the store (by name or by the
 digest of its manifest or index) and prints its chain ID; with --rootfs it
@@ -84,6 +84,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         ("prepare", [chain, key, target @ ..]) if target.len() <= 1 => {
             let chain: Digest = chain.parse()?;
             let target = target.first().map(PathBuf::from);
+            let _hold = store.lock(false, true)?;
             let mount = snapshots.prepare(&chain, key, target.as_deref(), view)?;
             writeln!(cli.out(), "{mount}").map_err(|e| dist::Error::io(&e))?;
         }

@@ -597,7 +597,9 @@ pub fn reach(store: &Store, root: &Descriptor) -> Result<Reach> {
         } else {
             Vec::new()
         };
-        let needed = !descriptor::is_index(&d.media_type);
+        let is_index = descriptor::is_index(&d.media_type);
+        // From an index, what is there; if nothing is, all of it is missing.
+        let needed = !is_index || !kids.iter().any(|k| store.contains(&k.digest));
         out.reached.push(d);
         todo.extend(kids.into_iter().rev().map(|k| (k, needed)));
     }
@@ -640,7 +642,7 @@ impl FromStr for Filter {
         for (op, equal) in [("!=", false), ("==", true)] {
             if let Some((k, v)) = s.split_once(op) {
                 if k == "name" && equal {
-                    return Ok(Filter::Name(v.to_string()));
+                    return Ok(Filter::Name(full_name(v)));
                 }
                 return match label(k) {
                     Some(k) => Ok(Filter::Label(k, v.to_string(), equal)),

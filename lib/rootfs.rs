@@ -596,19 +596,29 @@ impl Snapshots {
     }
 }
 
-/// Whether a mount point lies at or under `dir`, from /proc/self/mountinfo.
+/// A mount that uses `dir`, from /proc/self/mountinfo: one at or under it,
+/// an overlay with a layer in it, or a bind mount of something in it.
 fn mounted_under(dir: &Path) -> Result<Option<PathBuf>> {
     let info = match fs::read_to_string("/proc/self/mountinfo") {
         Ok(s) => s,
         Err(_) => return Ok(None),
     };
     let dir = fs::canonicalize(dir).context(dir.display())?;
+    let text = dir.to_string_lossy().into_owned();
     for line in info.lines() {
-        let Some(point) = line.split(' ').nth(4) else {
+        let fields: Vec<String> = line.split(' ').map(unescape_mountinfo).collect();
+        let Some(point) = fields.get(4) else {
             continue;
         };
-        let point = PathBuf::from(unescape_mountinfo(point));
-        if point.starts_with(&dir) {
+        let point = PathBuf::from(point);
+        let uses = |f: &String| {
+            f.split([',', ':', '='])
+                .any(|p| Path::new(&p.replace("\\", "")).starts_with(&dir))
+        };
+        if point.starts_with(&dir)
+            || fields.get(3).is_some_and(|r| r.starts_with(&text))
+            || fields.iter().skip(5).any(uses)
+        {
             return Ok(Some(point));
         }
     }

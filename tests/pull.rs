@@ -241,6 +241,11 @@ fn prepared_snapshots_mount_as_the_flattened_tree() {
     env.sh(cmd.stdout.trim()).ok();
     let by_apply = applied(&env, &img, "by-apply");
     let merged = listing(&mnt);
+    // Mounted elsewhere, as an upper dir: not removed.
+    env.dist("rootfs")
+        .args(["rm", "work1"])
+        .fails(5)
+        .stderr_has("unmount it first");
     env.sh(&format!("umount {}", mnt.display())).ok();
     assert_eq!(merged, listing(&by_apply));
     // Writes went to the writable snapshot, not to a layer.
@@ -545,9 +550,26 @@ fn status_display_on_a_terminal() {
         last.contains("elapsed: ") && last.contains("total: ") && last.contains("/s)"),
         "{last:?}"
     );
+    assert!(
+        !screen.contains(&format!("manifest-{}: done\n", img.digest)),
+        "no event lines on the terminal: {screen}"
+    );
     // Not on a terminal: no escapes.
     let plain = env.dist("pull").args(["--no-unpack", &name]).ok();
     assert!(!plain.stdout.contains('\x1b'));
+    // Stdout to a file, stderr on the terminal: lines there, the table here.
+    let out = env
+        .sh(&format!(
+            "script -qec 'dist-pull --no-unpack {name} > lines.txt' /dev/null"
+        ))
+        .ok();
+    assert!(out.stdout.contains("elapsed: "), "{}", out.stdout);
+    let lines = fs::read_to_string(env.dir.join("lines.txt")).unwrap();
+    assert!(
+        lines.contains(&format!("manifest-{}: exists\n", img.digest)),
+        "{lines}"
+    );
+    assert!(!lines.contains('\x1b'));
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod common;
 mod delete;
 mod docs;
 mod fetch;
+mod images;
 mod ingest;
 mod list;
 mod path;

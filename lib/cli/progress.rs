@@ -1,7 +1,8 @@
-//! How a pull shows itself: on a terminal, a status table redrawn in place
-//! (one line per object: kind-digest, state, bar, bytes; then elapsed time,
-//! total and rate); otherwise one line per event (`KEY: STATE DETAIL`), or
-//! one JSON object per event for programs.
+//! How a pull shows itself: when stderr is a terminal, a status table
+//! redrawn in place there (one line per object: kind-digest, state, bar,
+//! bytes; then elapsed time, total and rate); on stdout, unless it is that
+//! terminal too, one line per event (`KEY: STATE DETAIL`), or one JSON
+//! object per event for programs.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Mutex;
@@ -13,28 +14,15 @@ use serde_json::json;
 use super::table::human_size;
 use crate::pull::{Event, Pulled};
 
-/// Which form the display takes.
+/// Which form the event lines on stdout take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// A table redrawn in place on a terminal.
-    Status,
+    /// None: the status table on stderr says it all.
+    Quiet,
     /// One line per event.
     Plain,
     /// One JSON object per event.
     Json,
-}
-
-impl Mode {
-    /// `Json` when asked, else `Status` on a terminal, else `Plain`.
-    pub fn choose(json: bool) -> Mode {
-        if json {
-            Mode::Json
-        } else if io::stdout().is_terminal() {
-            Mode::Status
-        } else {
-            Mode::Plain
-        }
-    }
 }
 
 struct Row {
@@ -51,9 +39,12 @@ struct Screen {
     downloaded: u64,
 }
 
-/// The display of one pull, fed by its events from any thread.
+/// The display of one pull, fed by its events from any thread: the status
+/// table on stderr when it is a terminal, and event lines on stdout (none
+/// when stdout is that terminal too).
 pub struct Display {
     mode: Mode,
+    table: bool,
     start: Instant,
     screen: Mutex<Screen>,
     stop: AtomicBool,
@@ -68,10 +59,20 @@ fn short(digest: &str, wide: bool) -> String {
 }
 
 impl Display {
-    /// A display in `mode`, its clock started.
-    pub fn new(mode: Mode) -> Display {
+    /// The display for this process's stdout and stderr, JSON events if
+    /// `json`; its clock started.
+    pub fn new(json: bool) -> Display {
+        let table = io::stderr().is_terminal();
+        let mode = if json {
+            Mode::Json
+        } else if table && io::stdout().is_terminal() {
+            Mode::Quiet
+        } else {
+            Mode::Plain
+        };
         Display {
             mode,
+            table,
             start: Instant::now(),
             screen: Mutex::new(Screen {
                 rows: Vec::new(),
@@ -88,7 +89,7 @@ impl Display {
 
     /// Runs `work`, redrawing the status table every 100 ms meanwhile.
     pub fn run<T>(&self, work: impl FnOnce() -> T) -> T {
-        if self.mode != Mode::Status {
+        if !self.table {
             return work();
         }
         std::thread::scope(|s| {
@@ -106,8 +107,11 @@ impl Display {
 
     /// Takes one event.
     pub fn event(&self, e: &Event) {
+        if self.table {
+            self.update(e);
+        }
         match self.mode {
-            Mode::Status => self.update(e),
+            Mode::Quiet => {}
             Mode::Plain => {
                 if let Some(line) = plain(e) {
                     println_out(&line);
@@ -200,7 +204,7 @@ impl Display {
     }
 
     fn draw(&self) {
-        let width = rustix::termios::tcgetwinsize(io::stdout())
+        let width = rustix::termios::tcgetwinsize(io::stderr())
             .map(|w| w.ws_col as usize)
             .unwrap_or(80)
             .max(40);
@@ -259,7 +263,7 @@ impl Display {
             text.push('\n');
         }
         sc.drawn = lines.len();
-        let mut out = io::stdout().lock();
+        let mut out = io::stderr().lock();
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }
@@ -267,11 +271,12 @@ impl Display {
     /// Ends the display: the last table, or the closing line or object.
     pub fn finish(&self, pulled: &Pulled) {
         let elapsed = self.start.elapsed().as_secs_f64();
+        if self.table {
+            self.stop.store(true, Ordering::Relaxed);
+            self.draw();
+        }
         match self.mode {
-            Mode::Status => {
-                self.stop.store(true, Ordering::Relaxed);
-                self.draw();
-            }
+            Mode::Quiet => {}
             Mode::Plain => println_out(&format!(
                 "elapsed: {elapsed:.1} s   total: {} ({}/s)",
                 human_size(pulled.downloaded),
