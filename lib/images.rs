@@ -921,4 +921,101 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn dispatch_handles_each_digest_once_on_many_threads_and_stops_at_an_error() {
+        // A tree where two parents share a child, handled on 4 threads.
+        let leaf = desc("application/octet-stream", b"leaf");
+        let kids = |d: &Descriptor| -> Vec<Descriptor> {
+            match d.size {
+                1 => vec![desc("x", b"aa"), desc("x", b"bbb")],
+                2 | 3 => vec![leaf.clone()],
+                _ => vec![],
+            }
+        };
+        let calls = std::sync::Mutex::new(Vec::new());
+        let root = desc("x", b"r");
+        let got = dispatch(&root, 4, |d| {
+            calls.lock().unwrap().push(d.digest.clone());
+            Ok(kids(d))
+        })
+        .unwrap();
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0].digest, root.digest);
+        let calls = calls.into_inner().unwrap();
+        assert_eq!(calls.len(), 4, "the shared leaf is handled once");
+        let e = dispatch(&root, 3, |d| {
+            if d.size == 3 {
+                Err(Error::new(Kind::Unavailable, "boom"))
+            } else {
+                Ok(kids(d))
+            }
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "boom");
+    }
+
+    #[test]
+    fn filters_parse_and_match() {
+        let mut img = Image::new(
+            "docker.io/library/redis:7",
+            desc(descriptor::OCI_MANIFEST, b"m"),
+        );
+        img.labels.insert("tier".into(), "prod".into());
+        let ok = |f: &str| f.parse::<Filter>().unwrap().matches(&img);
+        assert!(ok("name==redis:7"), "normalized like other names");
+        assert!(ok("name~=^docker.io/library/re"));
+        assert!(!ok("name~=alpine"));
+        assert!(ok("label.tier==prod") && ok("labels.tier==prod"));
+        assert!(!ok("label.tier!=prod") && ok("label.tier!=dev"));
+        assert!(ok("label.tier") && !ok("label.owner"));
+        assert!(
+            ok("label.tier==prod=x") == false,
+            "the value is all after =="
+        );
+        for bad in ["name~=(", "size>3", "label.==x", "tier", "digest~=ab"] {
+            let e = bad.parse::<Filter>().unwrap_err();
+            assert_eq!(e.kind(), Kind::InvalidArgument, "{bad}");
+        }
+    }
+
+    #[test]
+    fn reach_counts_what_a_manifest_needs_and_what_an_index_has() {
+        let store = scratch("reach");
+        let put = |d: &Descriptor, body: &[u8]| {
+            let mut w = store
+                .writer(&d.digest.to_string(), Default::default())
+                .unwrap();
+            w.write_all(body).unwrap();
+            w.commit().unwrap();
+        };
+        let layer = desc("application/vnd.oci.image.layer.v1.tar", b"layer");
+        let config = desc(descriptor::OCI_CONFIG, b"{}");
+        let m_body = serde_json::json!({"schemaVersion": 2, "config": config, "layers": [layer]})
+            .to_string();
+        let m = desc(descriptor::OCI_MANIFEST, m_body.as_bytes());
+        let other = desc(descriptor::OCI_MANIFEST, b"not here");
+        let i_body = serde_json::json!({"schemaVersion": 2, "manifests": [m, other]}).to_string();
+        let index = desc(descriptor::OCI_INDEX, i_body.as_bytes());
+        put(&index, i_body.as_bytes());
+        put(&m, m_body.as_bytes());
+        put(&config, b"{}");
+        let r = reach(&store, &index).unwrap();
+        // The other platform is not missing; the layer is.
+        assert_eq!(r.reached.len(), 4);
+        assert_eq!(
+            r.missing.iter().map(|d| &d.digest).collect::<Vec<_>>(),
+            [&layer.digest]
+        );
+        assert_eq!(
+            size(&r.reached),
+            index.size + m.size + config.size + layer.size
+        );
+        put(&layer, b"layer");
+        assert!(reach(&store, &index).unwrap().missing.is_empty());
+        // An index none of whose manifests is here is missing them all.
+        store.delete(&m.digest).unwrap();
+        assert_eq!(reach(&store, &index).unwrap().missing.len(), 2);
+        let _ = fs::remove_dir_all(store.root());
+    }
 }

@@ -734,4 +734,41 @@ mod tests {
         // ChainID(C) differs from ChainID(A|B|C): order matters.
         assert_ne!(chain_id(std::slice::from_ref(&c)), chain_id(&[a, b, c]));
     }
+
+    #[test]
+    fn mount_commands_quote_and_escape_paths() {
+        let m = Mount {
+            kind: "overlay",
+            source: "overlay".into(),
+            options: vec![
+                format!(
+                    "lowerdir={}:{}",
+                    escape(Path::new("/a,b/x")),
+                    escape(Path::new("/c:d"))
+                ),
+                "upperdir=/u".into(),
+            ],
+            target: "/mnt/my root".into(),
+        };
+        assert_eq!(
+            m.to_string(),
+            r"mount -t overlay overlay -o 'lowerdir=/a\,b/x:/c\:d,upperdir=/u' '/mnt/my root'"
+        );
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(unescape_mountinfo(r"/mnt/my\040root"), "/mnt/my root");
+    }
+
+    #[test]
+    fn snapshot_keys_are_plain_names() {
+        for ok in ["work1", "a.b-c_d", "X"] {
+            assert!(check_key(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".hidden", "a/b", "..", "a b", &"k".repeat(129)] {
+            assert_eq!(
+                check_key(bad).unwrap_err().kind(),
+                Kind::InvalidArgument,
+                "{bad}"
+            );
+        }
+    }
 }
