@@ -14,10 +14,10 @@
 
 use std::collections::HashSet;
 use std::io::{self, Read};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, mpsc};
 use std::time::Instant;
 
-use crate::content::{Store, WriterOptions};
+use crate::content::{Store, Writer, WriterOptions};
 use crate::descriptor::{self, Descriptor};
 use crate::digest::Digest;
 use crate::error::{Error, Kind, Result};
@@ -178,15 +178,69 @@ pub fn pull(
     let downloaded = Mutex::new(0u64);
     let (fetched, unpacked) = std::thread::scope(|s| {
         let fetching = s.spawn(|| {
-            let got = images::dispatch(&target, opts.jobs, |d| {
-                let n = fetch(store, remote, r, d, events)?;
-                *downloaded.lock().unwrap_or_else(|e| e.into_inner()) += n;
-                arrivals.arrived(&d.digest);
-                if !images::has_children(d) {
-                    return Ok(Vec::new());
+            // Blobs are committed (synced, renamed) on threads of their own,
+            // so a job goes on to its next download while the disk syncs.
+            let (commits, queue) = mpsc::channel::<(Box<Writer>, Descriptor)>();
+            let queue = Mutex::new(queue);
+            let failed: Mutex<Option<Error>> = Mutex::new(None);
+            let add = |n: u64| *downloaded.lock().unwrap_or_else(|e| e.into_inner()) += n;
+            let got = std::thread::scope(|cs| {
+                for _ in 0..2 {
+                    cs.spawn(|| {
+                        loop {
+                            let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                            let Ok((w, d)) = job else { break };
+                            let d = &d;
+                            let done = finish(*w, d, events).or_else(|e| match e.kind() {
+                                // What a killed pull kept was bad: once more, from nothing.
+                                Kind::DataCorruption => fetch(store, remote, r, d, events, false)
+                                    .map(|f| match f {
+                                        Fetch::Done(n) => n,
+                                        Fetch::Commit(..) => 0,
+                                    }),
+                                _ => Err(e),
+                            });
+                            match done {
+                                Ok(n) => {
+                                    add(n);
+                                    arrivals.arrived(&d.digest);
+                                }
+                                Err(e) => {
+                                    arrivals.ended(&e.to_string());
+                                    failed
+                                        .lock()
+                                        .unwrap_or_else(|e| e.into_inner())
+                                        .get_or_insert(e);
+                                }
+                            }
+                        }
+                    });
                 }
-                let bytes = images::read_small(store, d)?;
-                images::children(d, &bytes, &opts.platforms)
+                let got = images::dispatch(&target, opts.jobs, |d| {
+                    match fetch(store, remote, r, d, events, !images::has_children(d))? {
+                        Fetch::Done(n) => {
+                            add(n);
+                            arrivals.arrived(&d.digest);
+                        }
+                        Fetch::Commit(w, d) => {
+                            let _ = commits.send((w, d.clone()));
+                            return Ok(Vec::new());
+                        }
+                    }
+                    if !images::has_children(d) {
+                        return Ok(Vec::new());
+                    }
+                    let bytes = images::read_small(store, d)?;
+                    images::children(d, &bytes, &opts.platforms)
+                });
+                drop(commits);
+                got
+            });
+            let got = got.and_then(|reached| {
+                match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                    Some(e) => Err(e),
+                    None => Ok(reached),
+                }
             });
             let got = got.and_then(|reached| {
                 Images::new(store, opts.namespace.clone()).put(&name, target.clone())?;
@@ -246,14 +300,24 @@ fn unpack(
     })
 }
 
-/// Fetches `d` into the store unless it is there; returns the bytes downloaded.
-fn fetch(
+/// What [`fetch`] did.
+enum Fetch<'a> {
+    /// In the store now (or before); the bytes downloaded.
+    Done(u64),
+    /// Downloaded, to be committed with [`finish`].
+    Commit(Box<Writer>, &'a Descriptor),
+}
+
+/// Fetches `d` into the store unless it is there. With `defer`, a blob is
+/// downloaded but left for the caller to [`finish`].
+fn fetch<'a>(
     store: &Store,
     remote: &Remote,
     r: &Reference,
-    d: &Descriptor,
+    d: &'a Descriptor,
     events: &(dyn Fn(&Event) + Sync),
-) -> Result<u64> {
+    defer: bool,
+) -> Result<Fetch<'a>> {
     let kind = kind_of(d);
     let existed = || {
         events(&Event::Fetched {
@@ -262,7 +326,7 @@ fn fetch(
             existed: true,
             resumed_from: 0,
         });
-        Ok(0)
+        Ok(Fetch::Done(0))
     };
     if images::has_children(d) && d.size > MAX_MANIFEST {
         return Err(Error::new(
@@ -310,16 +374,11 @@ fn fetch(
             };
             w.copy_from(&mut counted)?;
         }
-        match w.commit() {
-            Ok(done) => {
-                events(&Event::Fetched {
-                    kind,
-                    desc: d,
-                    existed: done.existed,
-                    resumed_from: done.resumed_from,
-                });
-                return Ok(d.size - done.resumed_from.min(d.size));
-            }
+        if defer {
+            return Ok(Fetch::Commit(Box::new(w), d));
+        }
+        match finish(w, d, events) {
+            Ok(n) => return Ok(Fetch::Done(n)),
             Err(e) if e.kind() == Kind::DataCorruption && offset > 0 && attempt == 0 => continue,
             Err(e) => return Err(e),
         }
@@ -328,6 +387,18 @@ fn fetch(
         Kind::Internal,
         format!("{}: fetched twice", d.digest),
     ))
+}
+
+/// Commits what `w` downloaded of `d`; returns the bytes downloaded.
+fn finish(w: Writer, d: &Descriptor, events: &(dyn Fn(&Event) + Sync)) -> Result<u64> {
+    let done = w.commit()?;
+    events(&Event::Fetched {
+        kind: kind_of(d),
+        desc: d,
+        existed: done.existed,
+        resumed_from: done.resumed_from,
+    });
+    Ok(d.size - done.resumed_from.min(d.size))
 }
 
 /// A reader that reports how far it got, at most every 50 ms.

@@ -6,12 +6,44 @@
 //! This module knows nothing of what the bytes are.
 
 use std::io::{self, Read};
+use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, Sender};
 
-/// Size of one read-ahead buffer.
-const CHUNK: usize = 1 << 20;
+/// Size of one read-ahead buffer, and of every pooled buffer.
+pub const CHUNK: usize = 1 << 20;
+/// Spare buffers kept for reuse, process-wide.
+const SPARE_MAX: usize = 8;
+
+static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// A buffer of [`CHUNK`] bytes (whatever they hold): a spare one if there
+/// is one. A pull of many objects then zeroes and maps its buffers once
+/// instead of once per object.
+pub fn buffer() -> Vec<u8> {
+    let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    match spare {
+        Some(mut b) => {
+            b.resize(CHUNK, 0);
+            b
+        }
+        None => vec![0; CHUNK],
+    }
+}
+
+/// Gives a buffer from [`buffer`] back for reuse.
+pub fn recycle(mut buf: Vec<u8>) {
+    if buf.capacity() != CHUNK {
+        return;
+    }
+    // Only a short last chunk has a tail to refill.
+    buf.resize(CHUNK, 0);
+    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    if spare.len() < SPARE_MAX {
+        spare.push(buf);
+    }
+}
 /// Buffers in flight between the two threads.
-const CHUNKS: usize = 4;
+const CHUNKS: usize = 3;
 
 /// A reader whose source is read on another thread, up to a few MiB ahead.
 pub struct ReadAhead {
@@ -32,7 +64,7 @@ impl ReadAhead {
         std::thread::spawn(move || {
             loop {
                 // Buffers keep their full length: nothing is zeroed on reuse.
-                let mut buf = pool_rx.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
+                let mut buf = pool_rx.try_recv().unwrap_or_else(|_| buffer());
                 let mut n = 0;
                 // Gather a quarter of a buffer per message, or what came before the end.
                 let end = loop {
@@ -48,15 +80,25 @@ impl ReadAhead {
                         Err(e) => break Err(e),
                     }
                 };
-                if n > 0 && chunk_tx.send(Ok((buf, n))).is_err() {
-                    return;
+                if n > 0 {
+                    if let Err(mpsc::SendError(chunk)) = chunk_tx.send(Ok((buf, n))) {
+                        if let Ok((b, _)) = chunk {
+                            recycle(b);
+                        }
+                        break;
+                    }
+                } else {
+                    recycle(buf);
                 }
                 match end {
                     Ok(false) => continue,
                     Ok(true) => drop(chunk_tx.send(Ok((Vec::new(), 0)))),
                     Err(e) => drop(chunk_tx.send(Err(e))),
                 }
-                return;
+                break;
+            }
+            for b in pool_rx.try_iter() {
+                recycle(b);
             }
         });
         ReadAhead {
@@ -94,6 +136,15 @@ impl Read for ReadAhead {
         buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
         self.at += n;
         Ok(n)
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self.current));
+        for (b, _) in self.chunks.try_iter().flatten() {
+            recycle(b);
+        }
     }
 }
 

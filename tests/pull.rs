@@ -31,6 +31,10 @@ pub fn layered_image(format: Format) -> Image {
         dir("var/cache/"),
         wh("var/cache/.wh..wh..opq"),
         file("var/cache/new", b"new"),
+        // Parents named, as real layers do: else their times are the
+        // moment of applying, which differs between two applies.
+        dir("usr/"),
+        dir("usr/bin/"),
         file("usr/bin/tool", b"v2"),
     ]));
     let l3 = layer_of_tar(tar(&[dir("srv/"), file("srv/data", &content(70_000, 3))]));

@@ -213,6 +213,18 @@ impl Cli {
     }
 }
 
+/// Keeps glibc from raising its mmap threshold as buffers are freed: by
+/// default each freed 1 MiB buffer raises it, later buffers then come from
+/// per-thread arenas that keep their pages, and a pull of 40 layers on 4
+/// jobs grew to 45 MiB of RSS instead of 19.
+fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Standard output as programs write to it. A broken pipe means the reader
 /// has what it wanted (`dist-list -q | head -1`): the program ends with success.
 pub struct Out<'a>(&'a mut BufWriter<Stdout>);
@@ -365,6 +377,7 @@ fn watchdog(name: &'static str, text: String, limit: Duration) {
 /// Prints the error once as `dist-x: object: cause` and returns the exit code
 /// of its kind (or of the first item that failed).
 pub fn run(name: &'static str, help: &'static str, main: fn(&mut Cli) -> Result<()>) -> ExitCode {
+    fixed_mmap_threshold();
     let mut cli = Cli::new(name, help);
     let result = main(&mut cli);
     let flushed = cli

@@ -28,8 +28,8 @@ use crate::digest::{Algorithm, Digest, Digester};
 use crate::error::{Context, Error, Kind, Result};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
-/// Size of one copy buffer.
-const BUF: usize = 1 << 20;
+/// Size of one copy buffer: the pooled size.
+const BUF: usize = crate::stream::CHUNK;
 /// Buffers in flight between the hashing and the writing thread.
 const POOL: usize = 4;
 /// The writer thread starts writeback of every this many bytes, so the disk
@@ -452,6 +452,8 @@ impl Writer {
             let eof = matches!(end, Ok(true));
             if n > 0 {
                 self.submit(buf, n)?;
+            } else {
+                crate::stream::recycle(buf);
             }
             match end {
                 Err(e) => return Err(Error::io(&e).context("input")),
@@ -705,7 +707,10 @@ impl Pipe {
         let thread = std::thread::spawn(move || {
             let (mut pos, mut kicked, mut waited) = (start, start, start);
             for buf in full_rx {
-                file.write_all_at(&buf, pos)?;
+                if let Err(e) = file.write_all_at(&buf, pos) {
+                    crate::stream::recycle(buf);
+                    return Err(e);
+                }
                 pos += buf.len() as u64;
                 let _ = empty_tx.send(buf);
                 if pos - kicked >= KICK_EVERY {
@@ -733,7 +738,7 @@ impl Pipe {
             Ok(buf) => buf,
             Err(_) if self.allocated < POOL => {
                 self.allocated += 1;
-                Vec::new()
+                crate::stream::buffer()
             }
             Err(_) => self.empty.recv().ok()?,
         };
@@ -747,11 +752,15 @@ impl Pipe {
 
     fn finish(mut self) -> io::Result<()> {
         drop(self.full.take());
-        match self.thread.take().map(JoinHandle::join) {
+        let result = match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(io::Error::other("writer thread panicked")),
             None => Ok(()),
+        };
+        for buf in self.empty.try_iter() {
+            crate::stream::recycle(buf);
         }
+        result
     }
 }
 
