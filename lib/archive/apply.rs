@@ -361,13 +361,7 @@ impl Applier<'_> {
                 Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => return Ok(()),
                 Err(e) => return Err(self.not_a_dir(e, parent)),
             };
-            let dir = rustix::fs::openat(
-                &dir,
-                ".",
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(io_err)?;
+            let dir = reopen(&dir)?;
             return self.empty_dir(dir.as_fd(), Some(parent));
         }
         if target.is_empty() || target == b"." || target == b".." || target.contains(&b'/') {
@@ -405,13 +399,7 @@ impl Applier<'_> {
     fn overlay_whiteout(&mut self, parent: &Inside, target: &[u8]) -> Result<()> {
         let dir = self.dir(parent)?;
         if target == &OPAQUE[WHITEOUT.len()..] {
-            let fd = rustix::fs::openat(
-                &dir,
-                ".",
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(io_err)?;
+            let fd = reopen(&dir)?;
             return match rustix::fs::fsetxattr(
                 &fd,
                 "trusted.overlay.opaque",
@@ -682,6 +670,18 @@ impl Applier<'_> {
         }
         Ok(())
     }
+}
+
+/// A directory open as `dir` (an `O_PATH` descriptor, say) opened again
+/// for reading.
+fn reopen(dir: impl AsFd) -> Result<OwnedFd> {
+    rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io_err)
 }
 
 /// The error for what only a privileged process may write.
