@@ -286,13 +286,7 @@ impl Applier<'_> {
         // Paths through this name may be cached (a symlink's too).
         self.last_dir = None;
         if is_dir {
-            let sub = rustix::fs::openat(
-                dir,
-                name,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(io_err)?;
+            let sub = open_subdir(dir, name)?;
             self.empty_dir(sub.as_fd(), None)?;
             rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(io_err)
         } else {
@@ -324,13 +318,7 @@ impl Applier<'_> {
                 }
                 let child = path.join(&n);
                 if is_dir && self.touched.contains(&child) {
-                    let sub = rustix::fs::openat(
-                        dir,
-                        n.as_slice(),
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .map_err(io_err)?;
+                    let sub = open_subdir(dir, n.as_slice())?;
                     self.empty_dir(sub.as_fd(), Some(&child))?;
                     continue;
                 }
@@ -451,13 +439,7 @@ impl Applier<'_> {
         if !kept {
             rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)).map_err(io_err)?;
         }
-        let fd = rustix::fs::openat(
-            dir,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(io_err)?;
+        let fd = open_subdir(dir, name)?;
         self.metadata(fd.as_fd(), meta, false)?;
         let path = parent.join(name);
         if kept {
@@ -679,6 +661,18 @@ fn reopen(dir: impl AsFd) -> Result<OwnedFd> {
         dir,
         ".",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io_err)
+}
+
+/// The directory `name` in `dir`, opened for reading; a symlink there is
+/// not followed but refused.
+fn open_subdir(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd> {
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(io_err)
