@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use crate::content::{Info, Status, Store};
+use crate::descriptor;
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::images::{self, Images, Platforms};
@@ -31,6 +32,17 @@ pub struct Options {
     pub ingest_age: Duration,
     /// Wait for writers to finish (`false`: fail if any is at work).
     pub wait: bool,
+}
+
+impl Default for Options {
+    /// Remove, ingests older than a day, waiting for writers.
+    fn default() -> Options {
+        Options {
+            dry_run: false,
+            ingest_age: Duration::from_secs(24 * 3600),
+            wait: true,
+        }
+    }
 }
 
 /// What a collection removed (or, dry, would remove).
@@ -63,15 +75,20 @@ pub fn mark(store: &Store) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
         let Ok(bytes) = images::read_small(store, &d) else {
             continue;
         };
-        if let Ok(kids) = images::children(&d, &bytes, &Platforms::All) {
-            todo.extend(kids);
+        if !descriptor::is_manifest(&d.media_type) {
+            if let Ok(kids) = images::children(&d, &bytes, &Platforms::All) {
+                todo.extend(kids);
+            }
+            continue;
         }
-        if let Ok(m) = Manifest::parse(&bytes)
-            && store.contains(&m.config.digest)
-            && let Ok(c) = images::read_small(store, &m.config).and_then(|b| Config::parse(&b))
-        {
+        let Ok(m) = Manifest::parse(&bytes) else {
+            continue;
+        };
+        if let Ok(c) = images::read_small(store, &m.config).and_then(|b| Config::parse(&b)) {
             chains.extend(rootfs::chain_ids(&c.rootfs.diff_ids));
         }
+        todo.push(m.config);
+        todo.extend(m.layers);
     }
     Ok((blobs, chains))
 }
