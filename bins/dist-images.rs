@@ -3,9 +3,9 @@
 use dist::cli::table::{Format, Table, human_size, print_list};
 use dist::cli::{self, Cli};
 use dist::gc;
-use dist::images::{self, Filter, Image, Images, Namespace};
+use dist::images::{self, Filter, Images, Namespace};
 use lexopt::Arg::*;
-use std::time::Duration;
+use std::io::Write;
 
 const HELP: &str = "\
 usage: dist-images [-n NS] ls [-q] [--json] [--filter F]...
@@ -33,18 +33,6 @@ fn main() -> std::process::ExitCode {
     cli::run("dist-images", HELP, run)
 }
 
-#[derive(serde::Serialize)]
-struct Row {
-    name: String,
-    #[serde(rename = "mediaType")]
-    media_type: String,
-    digest: String,
-    size: u64,
-    labels: std::collections::BTreeMap<String, String>,
-    created: String,
-    updated: String,
-}
-
 fn run(cli: &mut Cli) -> dist::Result<()> {
     let (mut format, mut filters, mut no_gc, mut force) = (Format::Table, Vec::new(), false, false);
     let (mut namespace, mut words) = (None::<String>, Vec::<String>::new());
@@ -66,133 +54,75 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         .split_first()
         .ok_or_else(|| dist::Error::invalid("missing command: ls, rm, label, tag or check"))?;
     let names: Vec<String> = args.iter().map(|a| images::full_name(a)).collect();
-    let need = |n: usize, what: &str| {
-        if names.len() < n {
-            Err(dist::Error::invalid(format!("{command}: missing {what}")))
-        } else {
-            Ok(())
-        }
+    let usage = dist::Error::invalid;
+    let io = |e: std::io::Error| dist::Error::io(&e);
+    let need = |n: usize, what: &str| match names.len() < n {
+        true => Err(usage(format!("{command}: missing {what}"))),
+        false => Ok(()),
     };
     match command.as_str() {
         "ls" | "list" => {
             if let Some(extra) = args.first() {
-                return Err(dist::Error::invalid(format!(
-                    "ls: unexpected argument '{extra}'"
-                )));
+                return Err(usage(format!("ls: unexpected argument '{extra}'")));
             }
-            let mut rows = Vec::new();
-            for img in images
-                .list()?
-                .into_iter()
-                .filter(|i| filters.iter().all(|f| f.matches(i)))
-            {
-                let size = images::size(&images::reach(&store, &img.target)?.reached);
-                rows.push(row(img, size));
-            }
-            print_list(
-                &mut cli.out(),
-                format,
-                &["REF", "TYPE", "DIGEST", "SIZE"],
-                &rows,
-                |r| {
-                    vec![
-                        r.name.clone(),
-                        r.media_type.clone(),
-                        r.digest.clone(),
-                        human_size(r.size),
-                    ]
-                },
-            )?;
+            let rows = images.summaries(&filters)?;
+            let header = ["REF", "TYPE", "DIGEST", "SIZE"];
+            print_list(&mut cli.out(), format, &header, &rows, |r| {
+                vec![
+                    r.name.clone(),
+                    r.media_type.clone(),
+                    r.digest.clone(),
+                    human_size(r.size),
+                ]
+            })?;
         }
         "rm" | "remove" | "delete" => {
             need(1, "NAME")?;
             for name in &names {
                 match images.remove(name) {
-                    Ok(_) => writeln_out(cli, name)?,
+                    Ok(_) => writeln!(cli.out(), "{name}").map_err(io)?,
                     Err(e) => cli.report(&e),
                 }
             }
             if !no_gc {
-                let opts = gc::Options {
-                    dry_run: false,
-                    ingest_age: Duration::from_secs(24 * 3600),
-                    wait: true,
-                };
-                let done = gc::collect(&store, &opts)?;
-                let bytes: u64 = done.blobs.iter().map(|b| b.size).sum();
-                cli.debug(format!(
-                    "collected {} blobs ({}), {} snapshots",
-                    done.blobs.len(),
-                    human_size(bytes),
-                    done.snapshots.len()
-                ));
+                let done = gc::collect(&store, &gc::Options::default())?;
+                cli.debug(format!("collected {} blobs", done.blobs.len()));
             }
         }
         "label" => {
             need(2, "KEY=VALUE")?;
-            let mut labels = Vec::new();
-            for kv in &args[1..] {
-                let (k, v) = kv
-                    .split_once('=')
-                    .filter(|(k, _)| !k.is_empty())
-                    .ok_or_else(|| {
-                        dist::Error::invalid(format!("label: '{kv}' is not KEY=VALUE"))
-                    })?;
-                labels.push((k.to_string(), v.to_string()));
-            }
-            images.label(&names[0], &labels)?;
+            let labels = args[1..].iter().map(|kv| images::parse_label(kv));
+            images.label(&names[0], &labels.collect::<dist::Result<Vec<_>>>()?)?;
         }
         "tag" => {
             need(2, "NEWNAME")?;
-            if names.len() > 2 {
-                return Err(dist::Error::invalid(format!(
-                    "tag: unexpected argument '{}'",
-                    args[2]
-                )));
+            if let Some(extra) = args.get(2) {
+                return Err(usage(format!("tag: unexpected argument '{extra}'")));
             }
-            args[1].parse::<dist::reference::Reference>()?;
-            images.tag(&names[0], &names[1], force)?;
-            writeln_out(cli, &names[1])?;
+            let new = images.tag(&names[0], &args[1], force)?;
+            writeln!(cli.out(), "{}", new.name).map_err(io)?;
         }
         "check" => {
             need(1, "NAME")?;
             let mut table = Table::new(&["REF", "TYPE", "DIGEST", "STATUS", "SIZE"]);
             for name in &names {
-                let img = match images.get(name) {
-                    Ok(i) => i,
+                let sum = match images.get(name).and_then(|i| images.summary(i)) {
+                    Ok(s) => s,
                     Err(e) => {
                         cli.report(&e);
                         continue;
                     }
                 };
-                let reach = images::reach(&store, &img.target)?;
-                let have = reach.reached.len() - reach.missing.len();
-                let status = if reach.missing.is_empty() {
-                    "complete".to_string()
-                } else {
-                    format!("incomplete ({have}/{})", reach.reached.len())
-                };
-                table.row(vec![
-                    name.clone(),
-                    img.target.media_type.clone(),
-                    img.target.digest.to_string(),
-                    status,
-                    human_size(images::size(&reach.reached)),
-                ]);
-                if let Some(m) = reach.missing.first() {
-                    cli.report(&dist::Error::new(
-                        dist::Kind::NotFound,
-                        format!(
-                            "{name}: {} objects missing, first {}",
-                            reach.missing.len(),
-                            m.digest
-                        ),
-                    ));
+                let status = sum.status();
+                if let Some(m) = sum.reach.missing.first() {
+                    let n = sum.reach.missing.len();
+                    let why = format!("{name}: {n} objects missing, first {}", m.digest);
+                    cli.report(&dist::Error::new(dist::Kind::NotFound, why));
                 }
+                let size = human_size(sum.size);
+                table.row(vec![sum.name, sum.media_type, sum.digest, status, size]);
             }
-            table
-                .print(&mut cli.out())
-                .map_err(|e| dist::Error::io(&e))?;
+            table.print(&mut cli.out()).map_err(io)?;
         }
         other => {
             return Err(dist::Error::invalid(format!(
@@ -201,21 +131,4 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         }
     }
     Ok(())
-}
-
-fn row(img: Image, size: u64) -> Row {
-    Row {
-        name: img.name,
-        media_type: img.target.media_type,
-        digest: img.target.digest.to_string(),
-        size,
-        labels: img.labels,
-        created: dist::time::format_rfc3339(img.created),
-        updated: dist::time::format_rfc3339(img.updated),
-    }
-}
-
-fn writeln_out(cli: &mut Cli, line: &str) -> dist::Result<()> {
-    use std::io::Write;
-    writeln!(cli.out(), "{line}").map_err(|e| dist::Error::io(&e))
 }

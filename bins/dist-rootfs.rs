@@ -2,9 +2,8 @@
 //! (seeds 38a6f90f2b, 3a20dd41d5, b1bc82726f; DESIGN.md, "Programs").
 use dist::cli::table::{Format, human_age, print_list};
 use dist::cli::{self, Cli};
-use dist::descriptor::Descriptor;
 use dist::digest::Digest;
-use dist::images::{self, Images, Namespace};
+use dist::images::{Images, Namespace};
 use dist::manifest::PlatformSpec;
 use dist::rootfs::{self, Snapshots, Target};
 use lexopt::Arg::*;
@@ -68,7 +67,8 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     let usage = |what: &str| dist::Error::invalid(format!("{command}: give {what}"));
     match (command.as_str(), args.as_slice()) {
         ("unpack", [what]) => {
-            let root = image_root(&store, namespace.as_deref(), what)?;
+            let root =
+                Images::new(&store, Namespace::select(namespace.as_deref())?).root_of(what)?;
             let platform = platform.unwrap_or_else(PlatformSpec::host);
             let target = match rootfs {
                 Some(dir) => Target::Dir(dir),
@@ -84,7 +84,6 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         ("prepare", [chain, key, target @ ..]) if target.len() <= 1 => {
             let chain: Digest = chain.parse()?;
             let target = target.first().map(PathBuf::from);
-            let _hold = store.lock(false, true)?;
             let mount = snapshots.prepare(&chain, key, target.as_deref(), view)?;
             writeln!(cli.out(), "{mount}").map_err(|e| dist::Error::io(&e))?;
         }
@@ -117,7 +116,6 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         }
         ("ls" | "list", _) => return Err(usage("no argument")),
         ("rm" | "remove", keys) if !keys.is_empty() => {
-            let _hold = store.lock(false, true)?;
             for key in keys {
                 if let Err(e) = snapshots.remove(key) {
                     cli.report(&e);
@@ -132,34 +130,4 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The root descriptor of an image: a name of the namespace, or the digest
-/// of a manifest or index in the store.
-fn image_root(
-    store: &dist::content::Store,
-    ns: Option<&str>,
-    what: &str,
-) -> dist::Result<Descriptor> {
-    let images = Images::new(store, Namespace::select(ns)?);
-    let Ok(digest) = what.parse::<Digest>() else {
-        return Ok(images.get(&images::full_name(what))?.target);
-    };
-    if let Some(img) = images
-        .list()?
-        .into_iter()
-        .find(|i| i.target.digest == digest)
-    {
-        return Ok(img.target);
-    }
-    let info = store.info(&digest)?;
-    let head = Descriptor::new("", digest.clone(), info.size);
-    let bytes = images::read_small(store, &head)?;
-    let media_type = dist::remote::sniff(&bytes).ok_or_else(|| {
-        dist::Error::new(
-            dist::Kind::InvalidContent,
-            format!("{digest}: not a manifest or index"),
-        )
-    })?;
-    Ok(Descriptor::new(media_type, digest, info.size))
 }

@@ -248,6 +248,50 @@ impl Images {
         Ok(self.read()?.manifests)
     }
 
+    /// What `img` is made of in the store, as `ls` and `check` show it.
+    pub fn summary(&self, img: Image) -> Result<Summary> {
+        let reach = reach(&self.store, &img.target)?;
+        Ok(Summary {
+            name: img.name,
+            media_type: img.target.media_type,
+            digest: img.target.digest.to_string(),
+            size: size(&reach.reached),
+            labels: img.labels,
+            created: format_rfc3339(img.created),
+            updated: format_rfc3339(img.updated),
+            reach,
+        })
+    }
+
+    /// The summaries of the images every filter passes, sorted by name.
+    pub fn summaries(&self, filters: &[Filter]) -> Result<Vec<Summary>> {
+        self.list()?
+            .into_iter()
+            .filter(|i| filters.iter().all(|f| f.matches(i)))
+            .map(|i| self.summary(i))
+            .collect()
+    }
+
+    /// The root of an image named by `what`: a name of the namespace, or
+    /// the digest of a manifest or index (named here, or in the store).
+    pub fn root_of(&self, what: &str) -> Result<Descriptor> {
+        let Ok(digest) = what.parse::<Digest>() else {
+            return Ok(self.get(&full_name(what))?.target);
+        };
+        if let Some(img) = self.list()?.into_iter().find(|i| i.target.digest == digest) {
+            return Ok(img.target);
+        }
+        let info = self.store.info(&digest)?;
+        let bytes = read_small(&self.store, &Descriptor::new("", digest.clone(), info.size))?;
+        let media_type = crate::remote::sniff(&bytes).ok_or_else(|| {
+            Error::new(
+                Kind::InvalidContent,
+                format!("{digest}: not a manifest or index"),
+            )
+        })?;
+        Ok(Descriptor::new(media_type, digest, info.size))
+    }
+
     /// Every image of the namespace, sorted by name.
     pub fn list(&self) -> Result<Vec<Image>> {
         let mut out: Vec<Image> = self
@@ -324,6 +368,8 @@ impl Images {
     /// Records `new` pointing at what `name` points at, with its labels.
     /// An existing `new` is replaced only with `force`.
     pub fn tag(&self, name: &str, new: &str, force: bool) -> Result<Image> {
+        let new = new.parse::<crate::reference::Reference>()?.to_string();
+        let new = new.as_str();
         let ns = self.namespace.clone();
         self.update(|images| {
             let mut copy = images
@@ -562,6 +608,48 @@ pub fn full_name(name: &str) -> String {
     name.parse::<crate::reference::Reference>()
         .map(|r| r.to_string())
         .unwrap_or_else(|_| name.to_string())
+}
+
+/// An image as `dist-images ls` and `check` show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    /// The full name.
+    pub name: String,
+    /// The root's media type.
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    /// The root's digest.
+    pub digest: String,
+    /// Everything the image is made of, in bytes.
+    pub size: u64,
+    /// The user's labels.
+    pub labels: BTreeMap<String, String>,
+    /// When the name was recorded.
+    pub created: String,
+    /// When it last changed.
+    pub updated: String,
+    /// What the root reaches.
+    #[serde(skip)]
+    pub reach: Reach,
+}
+
+impl Summary {
+    /// `complete`, or `incomplete (HAVE/ALL)`.
+    pub fn status(&self) -> String {
+        let all = self.reach.reached.len();
+        match self.reach.missing.len() {
+            0 => "complete".to_string(),
+            n => format!("incomplete ({}/{all})", all - n),
+        }
+    }
+}
+
+/// `KEY=VALUE` as a label; an empty value is allowed (it removes the label).
+pub fn parse_label(kv: &str) -> Result<(String, String)> {
+    kv.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| Error::invalid(format!("label: '{kv}' is not KEY=VALUE")))
 }
 
 /// What an image's root reaches in a store.

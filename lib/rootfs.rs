@@ -235,6 +235,7 @@ fn quote(s: &str) -> String {
 
 /// The snapshots of a store.
 pub struct Snapshots {
+    store: Store,
     dir: PathBuf,
 }
 
@@ -258,6 +259,7 @@ impl Snapshots {
     /// The snapshots of `store`.
     pub fn new(store: &Store) -> Snapshots {
         Snapshots {
+            store: store.clone(),
             dir: store.root().join("snapshots"),
         }
     }
@@ -428,6 +430,7 @@ impl Snapshots {
         view: bool,
     ) -> Result<Mount> {
         check_key(key)?;
+        let _hold = self.store.lock(false, true)?;
         self.lowers(chain)?;
         let dir = self.active(key);
         if dir.exists() {
@@ -518,6 +521,7 @@ impl Snapshots {
     /// Removes a snapshot: an active one by key, a committed one by chain
     /// ID. Refused while another snapshot sits on it or it is mounted.
     pub fn remove(&self, key: &str) -> Result<()> {
+        let _hold = self.store.lock(false, true)?;
         let dir = match key.parse::<Digest>() {
             Ok(chain) => self.path(&chain),
             Err(_) => {
