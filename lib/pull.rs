@@ -13,7 +13,7 @@
 //! what it wrote before the name that keeps it is recorded.
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io;
 use std::sync::{Condvar, Mutex, mpsc};
 use std::time::Instant;
 
@@ -364,15 +364,21 @@ fn fetch<'a>(
             w.resume_from_stream(&mut input)?;
             w.copy_from(&mut input)?;
         } else if offset < d.size {
-            let blob = remote.blob(r, &d.digest, Some(d.size), offset)?;
-            let mut counted = Counted {
-                inner: blob,
-                at: offset,
-                desc: d,
-                events,
-                last: Instant::now(),
-            };
-            w.copy_from(&mut counted)?;
+            // The writer verifies the digest at commit.
+            let mut blob = remote
+                .blob(r, &d.digest, Some(d.size), offset)?
+                .digest_checked_by_caller();
+            let mut last = Instant::now();
+            while let Some(chunk) = blob.next_chunk().map_err(|e| Error::io(&e))? {
+                w.write_chunk(chunk)?;
+                if last.elapsed().as_millis() >= 50 {
+                    last = Instant::now();
+                    events(&Event::Progress {
+                        desc: d,
+                        offset: w.offset(),
+                    });
+                }
+            }
         }
         if defer {
             return Ok(Fetch::Commit(Box::new(w), d));
@@ -399,28 +405,4 @@ fn finish(w: Writer, d: &Descriptor, events: &(dyn Fn(&Event) + Sync)) -> Result
         resumed_from: done.resumed_from,
     });
     Ok(d.size - done.resumed_from.min(d.size))
-}
-
-/// A reader that reports how far it got, at most every 50 ms.
-struct Counted<'a, R> {
-    inner: R,
-    at: u64,
-    desc: &'a Descriptor,
-    events: &'a (dyn Fn(&Event) + Sync),
-    last: Instant,
-}
-
-impl<R: Read> Read for Counted<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.at += n as u64;
-        if self.last.elapsed().as_millis() >= 50 {
-            self.last = Instant::now();
-            (self.events)(&Event::Progress {
-                desc: self.desc,
-                offset: self.at,
-            });
-        }
-        Ok(n)
-    }
 }

@@ -7,18 +7,21 @@
 
 use std::io::{self, Read};
 use std::sync::Mutex;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver};
 
-/// Size of one read-ahead buffer, and of every pooled buffer.
+/// Size of one pooled buffer.
 pub const CHUNK: usize = 1 << 20;
-/// Spare buffers kept for reuse, process-wide.
-const SPARE_MAX: usize = 8;
+/// Spare buffers kept for reuse, process-wide. Spares are only ever buffers
+/// that were in use at once before, so keeping them costs no memory beyond
+/// the peak; giving them back to the kernel costs a page fault and a zeroed
+/// page per 4 KiB each time they are needed again.
+const SPARE_MAX: usize = 64;
 
 static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// A buffer of [`CHUNK`] bytes (whatever they hold): a spare one if there
-/// is one. A pull of many objects then zeroes and maps its buffers once
-/// instead of once per object.
+/// is one. A pull of many objects then maps its buffers once instead of
+/// once per object.
 pub fn buffer() -> Vec<u8> {
     let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop();
     match spare {
@@ -35,23 +38,89 @@ pub fn recycle(mut buf: Vec<u8>) {
     if buf.capacity() != CHUNK {
         return;
     }
-    // Only a short last chunk has a tail to refill.
+    // Only a buffer someone shortened has a tail to refill.
     buf.resize(CHUNK, 0);
     let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
     if spare.len() < SPARE_MAX {
         spare.push(buf);
     }
 }
-/// Buffers in flight between the two threads.
+
+/// Bytes in a pooled buffer, handed from thread to thread without a copy;
+/// the buffer goes back to the pool when the chunk is dropped.
+pub struct Chunk {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Chunk {
+    /// An empty chunk over a pooled buffer, to be filled through [`Chunk::space`].
+    pub fn new() -> Chunk {
+        Chunk {
+            buf: buffer(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// A chunk of nothing, with no buffer.
+    fn end() -> Chunk {
+        Chunk {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The room after the bytes held.
+    pub fn space(&mut self) -> &mut [u8] {
+        &mut self.buf[self.end..]
+    }
+
+    /// Counts `n` more bytes of [`Chunk::space`] as held.
+    pub fn filled(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.buf.len());
+    }
+
+    /// Drops the first `n` bytes held.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+    }
+
+    /// Keeps only the first `n` bytes held.
+    pub fn truncate(&mut self, n: usize) {
+        self.end = self.end.min(self.start + n);
+    }
+}
+
+impl Default for Chunk {
+    fn default() -> Chunk {
+        Chunk::new()
+    }
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self.buf));
+    }
+}
+
+/// Chunks in flight between the two threads.
 const CHUNKS: usize = 3;
 
 /// A reader whose source is read on another thread, up to a few MiB ahead.
+/// Read it as a [`Read`], or take its chunks whole with [`ReadAhead::next_chunk`].
 pub struct ReadAhead {
-    chunks: Receiver<io::Result<(Vec<u8>, usize)>>,
-    pool: Sender<Vec<u8>>,
-    current: Vec<u8>,
-    len: usize,
-    at: usize,
+    chunks: Receiver<io::Result<Chunk>>,
+    current: Option<Chunk>,
     ended: bool,
 }
 
@@ -60,19 +129,16 @@ impl ReadAhead {
     /// the source, on its first error, or when the `ReadAhead` is dropped.
     pub fn spawn<R: Read + Send + 'static>(mut source: R) -> ReadAhead {
         let (chunk_tx, chunks) = mpsc::sync_channel(CHUNKS);
-        let (pool, pool_rx) = mpsc::channel::<Vec<u8>>();
         std::thread::spawn(move || {
             loop {
-                // Buffers keep their full length: nothing is zeroed on reuse.
-                let mut buf = pool_rx.try_recv().unwrap_or_else(|_| buffer());
-                let mut n = 0;
+                let mut chunk = Chunk::new();
                 // Gather a quarter of a buffer per message, or what came before the end.
                 let end = loop {
-                    match source.read(&mut buf[n..]) {
+                    match source.read(chunk.space()) {
                         Ok(0) => break Ok(true),
                         Ok(k) => {
-                            n += k;
-                            if n >= CHUNK / 4 {
+                            chunk.filled(k);
+                            if chunk.len() >= CHUNK / 4 {
                                 break Ok(false);
                             }
                         }
@@ -80,71 +146,57 @@ impl ReadAhead {
                         Err(e) => break Err(e),
                     }
                 };
-                if n > 0 {
-                    if let Err(mpsc::SendError(chunk)) = chunk_tx.send(Ok((buf, n))) {
-                        if let Ok((b, _)) = chunk {
-                            recycle(b);
-                        }
-                        break;
-                    }
-                } else {
-                    recycle(buf);
+                if !chunk.is_empty() && chunk_tx.send(Ok(chunk)).is_err() {
+                    break;
                 }
                 match end {
                     Ok(false) => continue,
-                    Ok(true) => drop(chunk_tx.send(Ok((Vec::new(), 0)))),
+                    // An empty chunk says the source ended.
+                    Ok(true) => drop(chunk_tx.send(Ok(Chunk::end()))),
                     Err(e) => drop(chunk_tx.send(Err(e))),
                 }
                 break;
             }
-            for b in pool_rx.try_iter() {
-                recycle(b);
-            }
         });
         ReadAhead {
             chunks,
-            pool,
-            current: Vec::new(),
-            len: 0,
-            at: 0,
+            current: None,
             ended: false,
+        }
+    }
+
+    /// The next bytes of the source, whole as the thread read them (what
+    /// [`Read::read`] left of them first); `None` at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if let Some(chunk) = self.current.take().filter(|c| !c.is_empty()) {
+            return Ok(Some(chunk));
+        }
+        if self.ended {
+            return Ok(None);
+        }
+        match self.chunks.recv() {
+            Ok(Ok(chunk)) if chunk.is_empty() => {
+                self.ended = true;
+                Ok(None)
+            }
+            Ok(chunk) => chunk.map(Some),
+            Err(_) => Err(io::Error::other("the reading thread stopped")),
         }
     }
 }
 
 impl Read for ReadAhead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at == self.len {
-            if self.ended {
-                return Ok(0);
-            }
-            let (next, len) = match self.chunks.recv() {
-                Ok(chunk) => chunk?,
-                Err(_) => return Err(io::Error::other("the reading thread stopped")),
-            };
-            let spent = std::mem::replace(&mut self.current, next);
-            if !spent.is_empty() {
-                let _ = self.pool.send(spent);
-            }
-            (self.len, self.at) = (len, 0);
-            if len == 0 {
-                self.ended = true;
-                return Ok(0);
-            }
+        if self.current.as_ref().is_none_or(|c| c.is_empty()) {
+            self.current = self.next_chunk()?;
         }
-        let n = buf.len().min(self.len - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
+        let Some(chunk) = self.current.as_mut() else {
+            return Ok(0);
+        };
+        let n = buf.len().min(chunk.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        chunk.consume(n);
         Ok(n)
-    }
-}
-
-impl Drop for ReadAhead {
-    fn drop(&mut self) {
-        recycle(std::mem::take(&mut self.current));
-        for (b, _) in self.chunks.try_iter().flatten() {
-            recycle(b);
-        }
     }
 }
 
@@ -167,6 +219,23 @@ mod tests {
         }
         assert_eq!(out, data);
         assert_eq!(r.read(&mut small).unwrap(), 0);
+    }
+
+    #[test]
+    fn chunks_come_whole_after_what_read_left_of_one() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let mut r = ReadAhead::spawn(io::Cursor::new(data.clone()));
+        let mut out = vec![0u8; 1000];
+        r.read_exact(&mut out).unwrap();
+        let mut whole = 0;
+        while let Some(c) = r.next_chunk().unwrap() {
+            whole += usize::from(c.len() >= CHUNK / 4);
+            out.extend_from_slice(&c);
+        }
+        assert_eq!(out, data);
+        assert!(whole >= 2, "chunks were not passed whole");
+        assert!(r.next_chunk().unwrap().is_none());
+        assert_eq!(r.read(&mut [0u8; 10]).unwrap(), 0);
     }
 
     #[test]

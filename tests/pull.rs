@@ -611,4 +611,22 @@ fn pull_errors_name_the_object_and_exit_by_kind() {
                 .count()
                 == 0
     );
+    // A layer the registry serves with one byte changed: never stored, the
+    // image never named (the store's writer is what checks the digest).
+    let env = Env::new("pull-corrupt");
+    let img = layered_image(Format::Oci);
+    reg.push_image("bad/bytes", "1", &img);
+    let l = &img.layers[1];
+    let data = reg.blob_data_path(&l.digest);
+    let mut bytes = fs::read(&data).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    fs::write(&data, &bytes).unwrap();
+    env.dist("pull")
+        .args(["--no-unpack", &format!("{}/bad/bytes:1", reg.host())])
+        .fails(8)
+        .stderr_has(&l.digest);
+    assert!(!env.blob(&l.digest).exists());
+    let names = env.dist("images").args(["ls", "-q"]).ok();
+    assert!(!names.stdout.contains("bad/bytes"), "{}", names.stdout);
 }

@@ -19,13 +19,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, SyncSender};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use super::{Store, inode, mtime, sync_dir};
 use crate::digest::{Algorithm, Digest, Digester};
 use crate::error::{Context, Error, Kind, Result};
+use crate::stream::Chunk;
 use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// Size of one copy buffer: the pooled size.
@@ -432,13 +433,20 @@ impl Writer {
     pub fn write_all(&mut self, mut data: &[u8]) -> Result<()> {
         self.catch_up()?;
         while !data.is_empty() {
-            let mut buf = self.buffer()?;
-            let n = data.len().min(buf.len());
-            buf[..n].copy_from_slice(&data[..n]);
-            self.submit(buf, n)?;
+            let mut chunk = Chunk::new();
+            let n = data.len().min(chunk.space().len());
+            chunk.space()[..n].copy_from_slice(&data[..n]);
+            chunk.filled(n);
+            self.submit(chunk)?;
             data = &data[n..];
         }
         Ok(())
+    }
+
+    /// Writes `chunk` without copying it, hashing it on this thread.
+    pub fn write_chunk(&mut self, chunk: Chunk) -> Result<()> {
+        self.catch_up()?;
+        self.submit(chunk)
     }
 
     /// Copies `input` to its end into the write; returns the bytes copied.
@@ -447,13 +455,12 @@ impl Writer {
         self.catch_up()?;
         let start = self.offset;
         loop {
-            let mut buf = self.buffer()?;
-            let (n, end) = fill(input, &mut buf);
+            let mut chunk = Chunk::new();
+            let (n, end) = fill(input, chunk.space());
+            chunk.filled(n);
             let eof = matches!(end, Ok(true));
             if n > 0 {
-                self.submit(buf, n)?;
-            } else {
-                crate::stream::recycle(buf);
+                self.submit(chunk)?;
             }
             match end {
                 Err(e) => return Err(Error::io(&e).context("input")),
@@ -592,26 +599,10 @@ impl Writer {
         Ok(())
     }
 
-    fn buffer(&mut self) -> Result<Vec<u8>> {
-        if self.pipe.is_none() {
-            let file = self
-                .data
-                .try_clone()
-                .context(self.dir.join("data").display())?;
-            self.pipe = Some(Pipe::spawn(file, self.offset));
-        }
-        match self.pipe.as_mut().and_then(Pipe::buffer) {
-            Some(buf) => Ok(buf),
-            None => Err(self
-                .drain()
-                .err()
-                .unwrap_or_else(|| Error::new(Kind::Internal, "writer thread ended"))),
-        }
-    }
-
-    /// Hashes the first `n` bytes of `buf` and queues them for writing.
-    fn submit(&mut self, mut buf: Vec<u8>, n: usize) -> Result<()> {
-        let end = self.offset + n as u64;
+    /// Hashes `chunk` and queues it for the writer thread, started on the
+    /// first chunk.
+    fn submit(&mut self, chunk: Chunk) -> Result<()> {
+        let end = self.offset + chunk.len() as u64;
         if let Some(total) = self.total
             && end > total
         {
@@ -624,12 +615,25 @@ impl Writer {
                 ),
             ));
         }
-        self.hash(&buf[..n]);
-        buf.truncate(n);
+        if self.pipe.is_none() {
+            let file = self
+                .data
+                .try_clone()
+                .context(self.dir.join("data").display())?;
+            self.pipe = Some(Pipe::spawn(file, self.offset));
+        }
+        self.hash(&chunk);
         self.offset = end;
         self.hashed = end;
-        let sent = self.pipe.as_mut().is_some_and(|p| p.send(buf));
-        if sent { Ok(()) } else { self.drain() }
+        let sent = self.pipe.as_mut().is_some_and(|p| p.send(chunk));
+        if sent {
+            Ok(())
+        } else {
+            Err(self
+                .drain()
+                .err()
+                .unwrap_or_else(|| Error::new(Kind::Internal, "writer thread ended")))
+        }
     }
 
     /// Waits for the writer thread to write everything queued.
@@ -692,27 +696,22 @@ fn fill(input: &mut impl Read, buf: &mut [u8]) -> (usize, io::Result<bool>) {
     (n, Ok(false))
 }
 
-/// The writer thread and the buffers that travel between it and the caller.
+/// The writer thread and the chunks queued for it.
 struct Pipe {
-    full: Option<SyncSender<Vec<u8>>>,
-    empty: Receiver<Vec<u8>>,
+    full: Option<SyncSender<Chunk>>,
     thread: Option<JoinHandle<io::Result<()>>>,
-    allocated: usize,
 }
 
 impl Pipe {
     fn spawn(file: File, start: u64) -> Pipe {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(POOL);
-        let (empty_tx, empty_rx) = mpsc::channel();
+        // One chunk being filled, one being written, the rest queued.
+        let (full_tx, full_rx) = mpsc::sync_channel::<Chunk>(POOL - 2);
         let thread = std::thread::spawn(move || {
             let (mut pos, mut kicked, mut waited) = (start, start, start);
-            for buf in full_rx {
-                if let Err(e) = file.write_all_at(&buf, pos) {
-                    crate::stream::recycle(buf);
-                    return Err(e);
-                }
-                pos += buf.len() as u64;
-                let _ = empty_tx.send(buf);
+            for chunk in full_rx {
+                file.write_all_at(&chunk, pos)?;
+                pos += chunk.len() as u64;
+                drop(chunk);
                 if pos - kicked >= KICK_EVERY {
                     writeback(&file, kicked, pos, false);
                     kicked = pos;
@@ -726,41 +725,22 @@ impl Pipe {
         });
         Pipe {
             full: Some(full_tx),
-            empty: empty_rx,
             thread: Some(thread),
-            allocated: 0,
         }
     }
 
-    /// An empty buffer of `BUF` bytes; `None` if the writer thread has stopped.
-    fn buffer(&mut self) -> Option<Vec<u8>> {
-        let mut buf = match self.empty.try_recv() {
-            Ok(buf) => buf,
-            Err(_) if self.allocated < POOL => {
-                self.allocated += 1;
-                crate::stream::buffer()
-            }
-            Err(_) => self.empty.recv().ok()?,
-        };
-        buf.resize(BUF, 0);
-        Some(buf)
-    }
-
-    fn send(&mut self, buf: Vec<u8>) -> bool {
-        self.full.as_ref().is_some_and(|tx| tx.send(buf).is_ok())
+    /// Queues `chunk`; false if the writer thread has stopped.
+    fn send(&mut self, chunk: Chunk) -> bool {
+        self.full.as_ref().is_some_and(|tx| tx.send(chunk).is_ok())
     }
 
     fn finish(mut self) -> io::Result<()> {
         drop(self.full.take());
-        let result = match self.thread.take().map(JoinHandle::join) {
+        match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(io::Error::other("writer thread panicked")),
             None => Ok(()),
-        };
-        for buf in self.empty.try_iter() {
-            crate::stream::recycle(buf);
         }
-        result
     }
 }
 

@@ -18,7 +18,7 @@ use crate::descriptor::{self, Descriptor};
 use crate::digest::{Digest, Digester};
 use crate::error::{Error, Kind, Result};
 use crate::reference::Reference;
-use crate::stream::ReadAhead;
+use crate::stream::{Chunk, ReadAhead};
 use http::{Request, Transport, header, status_error};
 
 /// The largest manifest or index dist accepts.
@@ -182,6 +182,7 @@ impl Remote {
             size,
             pos: offset,
             body: None,
+            pending: None,
             hasher: (offset == 0).then(|| digest.algorithm().digester()),
             interruptions: 0,
             done: false,
@@ -309,12 +310,22 @@ pub struct Blob<'a> {
     size: Option<u64>,
     pos: u64,
     body: Option<ReadAhead>,
+    /// What `read` left of the last chunk.
+    pending: Option<Chunk>,
     hasher: Option<Digester>,
     interruptions: u32,
     done: bool,
 }
 
 impl Blob<'_> {
+    /// Leaves the digest to the caller, who hashes every byte anyway (a store
+    /// writer verifies at commit): one SHA-256 pass instead of two. The size
+    /// is still enforced.
+    pub fn digest_checked_by_caller(mut self) -> Self {
+        self.hasher = None;
+        self
+    }
+
     /// The blob's size, when the caller or the registry said it.
     pub fn size(&self) -> Option<u64> {
         self.size
@@ -401,27 +412,33 @@ fn corrupt(msg: String) -> io::Error {
     io::Error::other(Error::new(Kind::DataCorruption, msg))
 }
 
-impl Read for Blob<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl Blob<'_> {
+    /// The next bytes of the blob, as received (what [`Read::read`] left of
+    /// them first); `None` at its end, once size and digest are checked.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if let Some(chunk) = self.pending.take().filter(|c| !c.is_empty()) {
+            return Ok(Some(chunk));
+        }
         loop {
             if self.done {
-                return Ok(0);
+                return Ok(None);
             }
             let Some(body) = self.body.as_mut() else {
                 self.open().map_err(io::Error::other)?;
                 continue;
             };
-            match body.read(buf) {
-                Ok(0) if self.size.is_some_and(|s| self.pos < s) => {
+            match body.next_chunk() {
+                Ok(None) if self.size.is_some_and(|s| self.pos < s) => {
                     self.interrupted(io::Error::from(io::ErrorKind::UnexpectedEof))?;
                 }
-                Ok(0) => {
+                Ok(None) => {
                     self.finish()?;
-                    return Ok(0);
+                    return Ok(None);
                 }
-                Ok(n) => {
+                Ok(Some(chunk)) => {
+                    let n = chunk.len() as u64;
                     if let Some(size) = self.size
-                        && self.pos + n as u64 > size
+                        && self.pos + n > size
                     {
                         self.done = true;
                         return Err(corrupt(format!(
@@ -430,16 +447,31 @@ impl Read for Blob<'_> {
                         )));
                     }
                     if let Some(h) = self.hasher.as_mut() {
-                        h.update(&buf[..n]);
+                        h.update(&chunk);
                     }
-                    self.pos += n as u64;
+                    self.pos += n;
                     self.interruptions = 0;
-                    return Ok(n);
+                    return Ok(Some(chunk));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => self.interrupted(e)?,
             }
         }
+    }
+}
+
+impl Read for Blob<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pending.as_ref().is_none_or(|c| c.is_empty()) {
+            self.pending = self.next_chunk()?;
+        }
+        let Some(chunk) = self.pending.as_mut() else {
+            return Ok(0);
+        };
+        let n = buf.len().min(chunk.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        chunk.consume(n);
+        Ok(n)
     }
 }
 
