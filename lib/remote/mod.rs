@@ -238,13 +238,8 @@ impl Remote {
                 Ok(d)
             }
             Object::Blob(mut blob) => {
-                let mut buf = vec![0u8; 1 << 20];
-                loop {
-                    let n = blob.read(&mut buf).map_err(Error::from)?;
-                    if n == 0 {
-                        break;
-                    }
-                    out.write_all(&buf[..n]).map_err(write_err)?;
+                while let Some(chunk) = blob.next_chunk().map_err(Error::from)? {
+                    out.write_all(&chunk).map_err(write_err)?;
                 }
                 let media = hints
                     .first()
@@ -336,6 +331,52 @@ impl Blob<'_> {
         self.pos
     }
 
+    /// The next bytes of the blob, as received (what [`Read::read`] left of
+    /// them first); `None` at its end, once size and digest are checked.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if let Some(chunk) = self.pending.take().filter(|c| !c.is_empty()) {
+            return Ok(Some(chunk));
+        }
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let Some(body) = self.body.as_mut() else {
+                self.open().map_err(io::Error::other)?;
+                continue;
+            };
+            match body.next_chunk() {
+                Ok(None) if self.size.is_some_and(|s| self.pos < s) => {
+                    self.interrupted(io::Error::from(io::ErrorKind::UnexpectedEof))?;
+                }
+                Ok(None) => {
+                    self.finish()?;
+                    return Ok(None);
+                }
+                Ok(Some(chunk)) => {
+                    let n = chunk.len() as u64;
+                    if let Some(size) = self.size
+                        && self.pos + n > size
+                    {
+                        self.done = true;
+                        return Err(corrupt(format!(
+                            "{}: more than the expected {size} bytes; not trusted",
+                            self.reference
+                        )));
+                    }
+                    if let Some(h) = self.hasher.as_mut() {
+                        h.update(&chunk);
+                    }
+                    self.pos += n;
+                    self.interruptions = 0;
+                    return Ok(Some(chunk));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => self.interrupted(e)?,
+            }
+        }
+    }
+
     fn open(&mut self) -> Result<()> {
         let r = &self.reference;
         let mut headers = Vec::new();
@@ -410,54 +451,6 @@ impl Blob<'_> {
 
 fn corrupt(msg: String) -> io::Error {
     io::Error::other(Error::new(Kind::DataCorruption, msg))
-}
-
-impl Blob<'_> {
-    /// The next bytes of the blob, as received (what [`Read::read`] left of
-    /// them first); `None` at its end, once size and digest are checked.
-    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
-        if let Some(chunk) = self.pending.take().filter(|c| !c.is_empty()) {
-            return Ok(Some(chunk));
-        }
-        loop {
-            if self.done {
-                return Ok(None);
-            }
-            let Some(body) = self.body.as_mut() else {
-                self.open().map_err(io::Error::other)?;
-                continue;
-            };
-            match body.next_chunk() {
-                Ok(None) if self.size.is_some_and(|s| self.pos < s) => {
-                    self.interrupted(io::Error::from(io::ErrorKind::UnexpectedEof))?;
-                }
-                Ok(None) => {
-                    self.finish()?;
-                    return Ok(None);
-                }
-                Ok(Some(chunk)) => {
-                    let n = chunk.len() as u64;
-                    if let Some(size) = self.size
-                        && self.pos + n > size
-                    {
-                        self.done = true;
-                        return Err(corrupt(format!(
-                            "{}: more than the expected {size} bytes; not trusted",
-                            self.reference
-                        )));
-                    }
-                    if let Some(h) = self.hasher.as_mut() {
-                        h.update(&chunk);
-                    }
-                    self.pos += n;
-                    self.interruptions = 0;
-                    return Ok(Some(chunk));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => self.interrupted(e)?,
-            }
-        }
-    }
 }
 
 impl Read for Blob<'_> {
