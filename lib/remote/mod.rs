@@ -182,7 +182,6 @@ impl Remote {
             size,
             pos: offset,
             body: None,
-            pending: None,
             hasher: (offset == 0).then(|| digest.algorithm().digester()),
             interruptions: 0,
             done: false,
@@ -296,8 +295,9 @@ fn check_schema(r: &Reference, media_type: &str) -> Result<()> {
     Ok(())
 }
 
-/// A blob being downloaded: a reader that verifies what it yields and
-/// resumes with `Range` when the connection breaks.
+/// A blob being downloaded, chunk by chunk ([`Blob::next_chunk`]): checked
+/// against its size and digest, and resumed with `Range` when the
+/// connection breaks.
 pub struct Blob<'a> {
     remote: &'a Remote,
     reference: Reference,
@@ -305,8 +305,6 @@ pub struct Blob<'a> {
     size: Option<u64>,
     pos: u64,
     body: Option<ReadAhead>,
-    /// What `read` left of the last chunk.
-    pending: Option<Chunk>,
     hasher: Option<Digester>,
     interruptions: u32,
     done: bool,
@@ -331,12 +329,9 @@ impl Blob<'_> {
         self.pos
     }
 
-    /// The next bytes of the blob, as received (what [`Read::read`] left of
-    /// them first); `None` at its end, once size and digest are checked.
+    /// The next bytes of the blob, as received; `None` at its end, once
+    /// size and digest are checked.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
-        if let Some(chunk) = self.pending.take().filter(|c| !c.is_empty()) {
-            return Ok(Some(chunk));
-        }
         loop {
             if self.done {
                 return Ok(None);
@@ -451,21 +446,6 @@ impl Blob<'_> {
 
 fn corrupt(msg: String) -> io::Error {
     io::Error::other(Error::new(Kind::DataCorruption, msg))
-}
-
-impl Read for Blob<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pending.as_ref().is_none_or(|c| c.is_empty()) {
-            self.pending = self.next_chunk()?;
-        }
-        let Some(chunk) = self.pending.as_mut() else {
-            return Ok(0);
-        };
-        let n = buf.len().min(chunk.len());
-        buf[..n].copy_from_slice(&chunk[..n]);
-        chunk.consume(n);
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
