@@ -119,9 +119,34 @@ const CHUNKS: usize = 3;
 /// A reader whose source is read on another thread, up to a few MiB ahead.
 /// Read it as a [`Read`], or take its chunks whole with [`ReadAhead::next_chunk`].
 pub struct ReadAhead {
-    chunks: Receiver<io::Result<Chunk>>,
+    source: Source,
     current: Option<Chunk>,
     ended: bool,
+}
+
+enum Source {
+    Thread(Receiver<io::Result<Chunk>>),
+    /// The source, and the error that stopped it once the bytes before it are out.
+    Inline(Box<dyn Read + Send>, Option<io::Error>),
+}
+
+/// Reads a quarter of a buffer or more from `source`, or what came before its
+/// end; says whether it ended (or what stopped it).
+fn gather(source: &mut impl Read) -> (Chunk, io::Result<bool>) {
+    let mut chunk = Chunk::new();
+    loop {
+        match source.read(chunk.space()) {
+            Ok(0) => return (chunk, Ok(true)),
+            Ok(k) => {
+                chunk.filled(k);
+                if chunk.len() >= CHUNK / 4 {
+                    return (chunk, Ok(false));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (chunk, Err(e)),
+        }
+    }
 }
 
 impl ReadAhead {
@@ -131,21 +156,7 @@ impl ReadAhead {
         let (chunk_tx, chunks) = mpsc::sync_channel(CHUNKS);
         std::thread::spawn(move || {
             loop {
-                let mut chunk = Chunk::new();
-                // Gather a quarter of a buffer per message, or what came before the end.
-                let end = loop {
-                    match source.read(chunk.space()) {
-                        Ok(0) => break Ok(true),
-                        Ok(k) => {
-                            chunk.filled(k);
-                            if chunk.len() >= CHUNK / 4 {
-                                break Ok(false);
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
-                };
+                let (chunk, end) = gather(&mut source);
                 if !chunk.is_empty() && chunk_tx.send(Ok(chunk)).is_err() {
                     break;
                 }
@@ -159,7 +170,17 @@ impl ReadAhead {
             }
         });
         ReadAhead {
-            chunks,
+            source: Source::Thread(chunks),
+            current: None,
+            ended: false,
+        }
+    }
+
+    /// A `ReadAhead` that reads `source` on the caller's thread, in the same
+    /// chunks: for sources so short that a thread costs more than it saves.
+    pub fn inline<R: Read + Send + 'static>(source: R) -> ReadAhead {
+        ReadAhead {
+            source: Source::Inline(Box::new(source), None),
             current: None,
             ended: false,
         }
@@ -174,13 +195,33 @@ impl ReadAhead {
         if self.ended {
             return Ok(None);
         }
-        match self.chunks.recv() {
-            Ok(Ok(chunk)) if chunk.is_empty() => {
+        let next = match &mut self.source {
+            Source::Thread(chunks) => chunks
+                .recv()
+                .unwrap_or_else(|_| Err(io::Error::other("the reading thread stopped"))),
+            Source::Inline(_, error) if error.is_some() => {
+                Err(error.take().unwrap_or_else(|| io::Error::other("no error")))
+            }
+            Source::Inline(source, error) => match gather(source) {
+                (chunk, Ok(false)) => Ok(chunk),
+                (chunk, Ok(true)) => {
+                    self.ended = true;
+                    Ok(chunk)
+                }
+                // The bytes before an error first, as from the thread.
+                (chunk, Err(e)) if !chunk.is_empty() => {
+                    *error = Some(e);
+                    Ok(chunk)
+                }
+                (_, Err(e)) => Err(e),
+            },
+        };
+        match next {
+            Ok(chunk) if chunk.is_empty() => {
                 self.ended = true;
                 Ok(None)
             }
-            Ok(chunk) => chunk.map(Some),
-            Err(_) => Err(io::Error::other("the reading thread stopped")),
+            chunk => chunk.map(Some),
         }
     }
 }
@@ -236,6 +277,32 @@ mod tests {
         assert!(whole >= 2, "chunks were not passed whole");
         assert!(r.next_chunk().unwrap().is_none());
         assert_eq!(r.read(&mut [0u8; 10]).unwrap(), 0);
+    }
+
+    #[test]
+    fn inline_reads_give_the_same_chunks_and_errors_after_bytes() {
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i % 241) as u8).collect();
+        let mut r = ReadAhead::inline(io::Cursor::new(data.clone()));
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
+        assert!(r.next_chunk().unwrap().is_none());
+        struct Failing(usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "broken"));
+                }
+                let n = buf.len().min(self.0);
+                buf[..n].fill(1);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let mut r = ReadAhead::inline(Failing(1000));
+        assert_eq!(r.next_chunk().unwrap().unwrap().len(), 1000);
+        let err = r.next_chunk().err().expect("the error after the bytes");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]

@@ -31,6 +31,9 @@ use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// Size of one copy buffer: the pooled size.
 const BUF: usize = crate::stream::CHUNK;
+/// Writes of at most this many bytes in all (when the writer knows) are made
+/// on the caller's thread, without a writer thread.
+const SHORT: u64 = 4 << 20;
 /// Buffers in flight between the hashing and the writing thread.
 const POOL: usize = 4;
 /// The writer thread starts writeback of every this many bytes, so the disk
@@ -615,6 +618,17 @@ impl Writer {
                 ),
             ));
         }
+        self.hash(&chunk);
+        if self.total.is_some_and(|t| t <= SHORT) {
+            // Written on this thread: for a few chunks, a writer thread
+            // costs more than the overlap gains.
+            self.data
+                .write_all_at(&chunk, self.offset)
+                .context(self.dir.join("data").display())?;
+            self.offset = end;
+            self.hashed = end;
+            return Ok(());
+        }
         if self.pipe.is_none() {
             let file = self
                 .data
@@ -622,7 +636,6 @@ impl Writer {
                 .context(self.dir.join("data").display())?;
             self.pipe = Some(Pipe::spawn(file, self.offset));
         }
-        self.hash(&chunk);
         self.offset = end;
         self.hashed = end;
         let sent = self.pipe.as_mut().is_some_and(|p| p.send(chunk));

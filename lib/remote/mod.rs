@@ -21,6 +21,9 @@ use crate::reference::Reference;
 use crate::stream::{Chunk, ReadAhead};
 use http::{Request, Transport, header, status_error};
 
+/// Blobs up to this size are received on the reading thread itself.
+const SHORT_BLOB: u64 = 4 << 20;
+
 /// The largest manifest or index dist accepts.
 pub const MAX_MANIFEST: u64 = 4 << 20;
 /// Interruptions of one blob download that are resumed before giving up.
@@ -401,7 +404,13 @@ impl Blob<'_> {
         if self.size.is_none() && status == 200 {
             self.size = length;
         }
-        self.body = Some(ReadAhead::spawn(body));
+        // A thread to receive ahead pays off only over a few chunks.
+        let short = self.size.is_some_and(|s| s - self.pos.min(s) <= SHORT_BLOB);
+        self.body = Some(if short {
+            ReadAhead::inline(body)
+        } else {
+            ReadAhead::spawn(body)
+        });
         Ok(())
     }
 
