@@ -245,6 +245,21 @@ impl Read for ReadAhead {
 mod tests {
     use super::*;
 
+    /// A source of `.0` bytes of 1, then an error.
+    struct Failing(usize);
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "broken"));
+            }
+            let n = buf.len().min(self.0);
+            buf[..n].fill(1);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+
     #[test]
     fn reads_everything_in_order_then_ends() {
         let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -287,18 +302,6 @@ mod tests {
         r.read_to_end(&mut out).unwrap();
         assert_eq!(out, data);
         assert!(r.next_chunk().unwrap().is_none());
-        struct Failing(usize);
-        impl Read for Failing {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                if self.0 == 0 {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "broken"));
-                }
-                let n = buf.len().min(self.0);
-                buf[..n].fill(1);
-                self.0 -= n;
-                Ok(n)
-            }
-        }
         let mut r = ReadAhead::inline(Failing(1000));
         assert_eq!(r.next_chunk().unwrap().unwrap().len(), 1000);
         let err = r.next_chunk().err().expect("the error after the bytes");
@@ -307,18 +310,6 @@ mod tests {
 
     #[test]
     fn errors_come_through_after_the_bytes_before_them() {
-        struct Failing(usize);
-        impl Read for Failing {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                if self.0 == 0 {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "broken"));
-                }
-                let n = buf.len().min(self.0);
-                buf[..n].fill(1);
-                self.0 -= n;
-                Ok(n)
-            }
-        }
         let mut r = ReadAhead::spawn(Failing(1000));
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).unwrap_err();
