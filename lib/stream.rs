@@ -21,25 +21,18 @@ static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// A buffer of [`CHUNK`] bytes (whatever they hold): a spare one if there
 /// is one. A pull of many objects then maps its buffers once instead of
-/// once per object.
-pub fn buffer() -> Vec<u8> {
+/// once per object. Buffers keep their full length all their life (a
+/// [`Chunk`] tracks what it holds), so reuse never zeroes them again.
+fn buffer() -> Vec<u8> {
     let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    match spare {
-        Some(mut b) => {
-            b.resize(CHUNK, 0);
-            b
-        }
-        None => vec![0; CHUNK],
-    }
+    spare.unwrap_or_else(|| vec![0; CHUNK])
 }
 
 /// Gives a buffer from [`buffer`] back for reuse.
-pub fn recycle(mut buf: Vec<u8>) {
-    if buf.capacity() != CHUNK {
-        return;
+fn recycle(buf: Vec<u8>) {
+    if buf.len() != CHUNK {
+        return; // the end marker's empty buffer
     }
-    // Only a buffer someone shortened has a tail to refill.
-    buf.resize(CHUNK, 0);
     let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
     if spare.len() < SPARE_MAX {
         spare.push(buf);
@@ -86,11 +79,6 @@ impl Chunk {
     /// Drops the first `n` bytes held.
     pub fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.end);
-    }
-
-    /// Keeps only the first `n` bytes held.
-    pub fn truncate(&mut self, n: usize) {
-        self.end = self.end.min(self.start + n);
     }
 }
 
