@@ -161,14 +161,8 @@ impl Store {
             };
             if opts.wait {
                 lock.lock().context(lock_path.display())?;
-            } else {
-                match lock.try_lock() {
-                    Ok(()) => {}
-                    Err(fs::TryLockError::WouldBlock) => return Err(locked(reference, &lock)),
-                    Err(fs::TryLockError::Error(e)) => {
-                        return Err(Error::io(&e).context(lock_path.display()));
-                    }
-                }
+            } else if !super::try_lock(lock.try_lock()).context(lock_path.display())? {
+                return Err(locked(reference, &lock));
             }
             // The writer we waited for may have committed and removed the
             // directory: only a lock that is still the one at the path counts.
@@ -303,19 +297,20 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(&e).context(lock_path.display())),
         };
-        if let Some(lock) = &lock {
-            match lock.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => return Ok(false),
-                Err(fs::TryLockError::Error(e)) => {
-                    return Err(Error::io(&e).context(lock_path.display()));
-                }
-            }
+        let free = match &lock {
+            Some(lock) => super::try_lock(lock.try_lock()).context(lock_path.display())?,
+            None => dir.exists(),
+        };
+        if !free {
+            return Ok(false);
         }
-        match fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io(&e).context(dir.display())),
+        remove_ingest_dir(&dir);
+        // Gone now, or this says why not.
+        match fs::remove_dir(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::io(&e).context(dir.display()))
+            }
+            _ => Ok(true),
         }
     }
 }
