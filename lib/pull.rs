@@ -180,7 +180,7 @@ pub fn pull(
         let fetching = s.spawn(|| {
             // Blobs are committed (synced, renamed) on threads of their own,
             // so a job goes on to its next download while the disk syncs.
-            let (commits, queue) = mpsc::channel::<(Box<Writer>, Descriptor)>();
+            let (commits, queue) = mpsc::channel::<(Downloaded, Descriptor)>();
             let queue = Mutex::new(queue);
             let failed: Mutex<Option<Error>> = Mutex::new(None);
             let add = |n: u64| *downloaded.lock().unwrap_or_else(|e| e.into_inner()) += n;
@@ -190,17 +190,7 @@ pub fn pull(
                         loop {
                             let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                             let Ok((w, d)) = job else { break };
-                            let d = &d;
-                            let done = finish(*w, d, events).or_else(|e| match e.kind() {
-                                // What a killed pull kept was bad: once more, from nothing.
-                                Kind::DataCorruption => fetch(store, remote, r, d, events, false)
-                                    .map(|f| match f {
-                                        Fetch::Done(n) => n,
-                                        Fetch::Commit(..) => 0,
-                                    }),
-                                _ => Err(e),
-                            });
-                            match done {
+                            match commit(store, remote, r, &d, events, w) {
                                 Ok(n) => {
                                     add(n);
                                     arrivals.arrived(&d.digest);
@@ -217,17 +207,19 @@ pub fn pull(
                     });
                 }
                 let got = images::dispatch(&target, opts.jobs, |d| {
-                    match fetch(store, remote, r, d, events, !images::has_children(d))? {
-                        Fetch::Done(n) => {
-                            add(n);
-                            arrivals.arrived(&d.digest);
-                        }
-                        Fetch::Commit(w, d) => {
+                    let manifest = images::has_children(d);
+                    match download(store, remote, r, d, events)? {
+                        // Blobs: committed on the committers' threads.
+                        Some(w) if !manifest => {
                             let _ = commits.send((w, d.clone()));
                             return Ok(Vec::new());
                         }
+                        // Manifests and indexes: now, their children are next.
+                        Some(w) => add(commit(store, remote, r, d, events, w)?),
+                        None => {}
                     }
-                    if !images::has_children(d) {
+                    arrivals.arrived(&d.digest);
+                    if !manifest {
                         return Ok(Vec::new());
                     }
                     let bytes = images::read_small(store, d)?;
@@ -300,34 +292,23 @@ fn unpack(
     })
 }
 
-/// What [`fetch`] did.
-enum Fetch<'a> {
-    /// In the store now (or before); the bytes downloaded.
-    Done(u64),
-    /// Downloaded, to be committed with [`finish`].
-    Commit(Box<Writer>, &'a Descriptor),
+/// An object downloaded into the store's ingest, not yet committed.
+struct Downloaded {
+    writer: Box<Writer>,
+    /// Where the download started: bytes an interrupted pull had kept.
+    resumed: u64,
 }
 
-/// Fetches `d` into the store unless it is there. With `defer`, a blob is
-/// downloaded but left for the caller to [`finish`].
-fn fetch<'a>(
+/// Downloads `d` into an ingest, unless it is in the store (then `None`,
+/// told as `existed`).
+fn download(
     store: &Store,
     remote: &Remote,
     r: &Reference,
-    d: &'a Descriptor,
+    d: &Descriptor,
     events: &(dyn Fn(&Event) + Sync),
-    defer: bool,
-) -> Result<Fetch<'a>> {
+) -> Result<Option<Downloaded>> {
     let kind = kind_of(d);
-    let existed = || {
-        events(&Event::Fetched {
-            kind,
-            desc: d,
-            existed: true,
-            resumed_from: 0,
-        });
-        Ok(Fetch::Done(0))
-    };
     if images::has_children(d) && d.size > MAX_MANIFEST {
         return Err(Error::new(
             Kind::InvalidContent,
@@ -337,62 +318,83 @@ fn fetch<'a>(
             ),
         ));
     }
-    // A write kept by a killed pull may be bad: then start once more from nothing.
-    for attempt in 0..2 {
-        if store.contains(&d.digest) {
-            return existed();
-        }
-        let opts = WriterOptions {
-            expected: Some(d.digest.clone()),
-            total: Some(d.size),
-            wait: true,
-        };
-        let mut w = match store.writer(&d.digest.to_string(), opts) {
-            Ok(w) => w,
-            Err(e) if e.kind() == Kind::AlreadyExists => return existed(),
+    let opts = WriterOptions {
+        expected: Some(d.digest.clone()),
+        total: Some(d.size),
+        wait: true,
+    };
+    let w = if store.contains(&d.digest) {
+        None
+    } else {
+        match store.writer(&d.digest.to_string(), opts) {
+            Ok(w) => Some(w),
+            Err(e) if e.kind() == Kind::AlreadyExists => None,
             Err(e) => return Err(e),
-        };
-        let offset = w.offset();
-        events(&Event::Fetching {
+        }
+    };
+    let Some(mut w) = w else {
+        events(&Event::Fetched {
             kind,
             desc: d,
-            offset,
+            existed: true,
+            resumed_from: 0,
         });
-        if images::has_children(d) {
-            let (_, body) = remote.manifest(&r.with_digest(d.digest.clone()), &[&d.media_type])?;
-            let mut input = io::Cursor::new(body);
-            w.resume_from_stream(&mut input)?;
-            w.copy_from(&mut input)?;
-        } else if offset < d.size {
-            // The writer verifies the digest at commit.
-            let mut blob = remote
-                .blob(r, &d.digest, Some(d.size), offset)?
-                .digest_checked_by_caller();
-            let mut last = Instant::now();
-            while let Some(chunk) = blob.next_chunk().map_err(|e| Error::io(&e))? {
-                w.write_chunk(chunk)?;
-                if last.elapsed().as_millis() >= 50 {
-                    last = Instant::now();
-                    events(&Event::Progress {
-                        desc: d,
-                        offset: w.offset(),
-                    });
-                }
+        return Ok(None);
+    };
+    let offset = w.offset();
+    events(&Event::Fetching {
+        kind,
+        desc: d,
+        offset,
+    });
+    if images::has_children(d) {
+        let (_, body) = remote.manifest(&r.with_digest(d.digest.clone()), &[&d.media_type])?;
+        let mut input = io::Cursor::new(body);
+        w.resume_from_stream(&mut input)?;
+        w.copy_from(&mut input)?;
+    } else if offset < d.size {
+        // The writer verifies the digest at commit.
+        let mut blob = remote
+            .blob(r, &d.digest, Some(d.size), offset)?
+            .digest_checked_by_caller();
+        let mut last = Instant::now();
+        while let Some(chunk) = blob.next_chunk().map_err(|e| Error::io(&e))? {
+            w.write_chunk(chunk)?;
+            if last.elapsed().as_millis() >= 50 {
+                last = Instant::now();
+                events(&Event::Progress {
+                    desc: d,
+                    offset: w.offset(),
+                });
             }
         }
-        if defer {
-            return Ok(Fetch::Commit(Box::new(w), d));
-        }
-        match finish(w, d, events) {
-            Ok(n) => return Ok(Fetch::Done(n)),
-            Err(e) if e.kind() == Kind::DataCorruption && offset > 0 && attempt == 0 => continue,
-            Err(e) => return Err(e),
-        }
     }
-    Err(Error::new(
-        Kind::Internal,
-        format!("{}: fetched twice", d.digest),
-    ))
+    Ok(Some(Downloaded {
+        writer: Box::new(w),
+        resumed: offset,
+    }))
+}
+
+/// Commits what was downloaded of `d`; returns the bytes downloaded. A write
+/// resumed from what a killed pull kept may be bad: then `d` is downloaded
+/// once more, from nothing.
+fn commit(
+    store: &Store,
+    remote: &Remote,
+    r: &Reference,
+    d: &Descriptor,
+    events: &(dyn Fn(&Event) + Sync),
+    got: Downloaded,
+) -> Result<u64> {
+    match finish(*got.writer, d, events) {
+        Err(e) if e.kind() == Kind::DataCorruption && got.resumed > 0 => {
+            match download(store, remote, r, d, events)? {
+                Some(again) => finish(*again.writer, d, events),
+                None => Ok(0),
+            }
+        }
+        done => done,
+    }
 }
 
 /// Commits what `w` downloaded of `d`; returns the bytes downloaded.
