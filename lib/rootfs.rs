@@ -31,11 +31,10 @@ use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::archive::{self, ApplyOptions};
-use crate::content::Store;
+use crate::content::{Store, temp_beside};
 use crate::descriptor::Descriptor;
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Context, Error, Kind, Result};
@@ -111,26 +110,24 @@ pub fn unpack(
     let mut staged = Vec::new();
     let mut parent: Option<&Digest> = None;
     for ((layer, diff_id), chain) in manifest.layers.iter().zip(diff_ids).zip(&chains) {
-        let existed = match target {
-            Target::Snapshots if snapshots.exists(chain) => true,
-            Target::Snapshots => {
-                ready(layer)?;
-                let got = snapshots.stage(chain, parent, diff_id, store.reader(&layer.digest)?);
-                staged.push(got.map_err(|e| e.context(format!("layer {}", layer.digest)))?);
-                false
+        let existed = matches!(target, Target::Snapshots) && snapshots.exists(chain);
+        if !existed {
+            ready(layer)?;
+            let reader = store.reader(&layer.digest)?;
+            let got = match target {
+                Target::Snapshots => snapshots
+                    .stage(chain, parent, diff_id, reader)
+                    .map(|(snapshot, got)| {
+                        // Dropped, it removes itself: the check below may fail.
+                        staged.push(snapshot);
+                        got
+                    }),
+                Target::Dir(dir) => archive::apply_layer(dir, reader, &ApplyOptions::default())
+                    .map(|applied| applied.diff_id),
             }
-            Target::Dir(dir) => {
-                ready(layer)?;
-                let got = archive::apply_layer(
-                    dir,
-                    store.reader(&layer.digest)?,
-                    &ApplyOptions::default(),
-                )
-                .map_err(|e| e.context(format!("layer {}", layer.digest)))?;
-                check_diff_id(layer, &got.diff_id, diff_id)?;
-                false
-            }
-        };
+            .map_err(|e| e.context(format!("layer {}", layer.digest)))?;
+            check_diff_id(layer, &got, diff_id)?;
+        }
         each(&Unpacked {
             layer: layer.clone(),
             diff_id: diff_id.clone(),
@@ -239,8 +236,6 @@ pub struct Snapshots {
     dir: PathBuf,
 }
 
-static STAGED: AtomicU64 = AtomicU64::new(0);
-
 /// A layer unpacked into `tmp/`, to be renamed into place.
 pub struct Staged {
     tmp: PathBuf,
@@ -279,19 +274,16 @@ impl Snapshots {
     }
 
     /// Unpacks `layer` (compressed or not) into a new directory under
-    /// `tmp/`, in overlay form, and checks its diff ID.
+    /// `tmp/`, in overlay form, recorded as having `diff_id`; returns it
+    /// with the diff ID the layer has, for the caller to check.
     fn stage(
         &self,
         chain: &Digest,
         parent: Option<&Digest>,
         diff_id: &Digest,
         layer: impl Read + Send + 'static,
-    ) -> Result<Staged> {
-        let n = STAGED.fetch_add(1, Ordering::Relaxed);
-        let tmp =
-            self.dir
-                .join("tmp")
-                .join(format!("{}-{n}-{}", std::process::id(), &chain.hex()[..12]));
+    ) -> Result<(Staged, Digest)> {
+        let tmp = temp_beside(&self.dir.join("tmp").join(&chain.hex()[..12]));
         fs::create_dir_all(&tmp).context(tmp.display())?;
         let staged = Staged {
             tmp: tmp.clone(),
@@ -302,20 +294,11 @@ impl Snapshots {
             ..ApplyOptions::default()
         };
         let got = archive::apply_layer(&tmp.join("fs"), layer, &opts)?;
-        if got.diff_id != *diff_id {
-            return Err(Error::new(
-                Kind::DataCorruption,
-                format!(
-                    "its diff ID is {}, the image config says {diff_id}",
-                    got.diff_id
-                ),
-            ));
-        }
         if let Some(p) = parent {
             fs::write(tmp.join("parent"), format!("{p}\n")).context(tmp.display())?;
         }
         fs::write(tmp.join("diffid"), format!("{diff_id}\n")).context(tmp.display())?;
-        Ok(staged)
+        Ok((staged, got.diff_id))
     }
 
     /// Makes staged snapshots durable (one `syncfs`) and renames them into
@@ -325,7 +308,7 @@ impl Snapshots {
             return Ok(());
         }
         let dir = fs::File::open(&self.dir).context(self.dir.display())?;
-        rustix::fs::syncfs(&dir).map_err(|e| Error::io(&e.into()).context(self.dir.display()))?;
+        rustix::fs::syncfs(&dir).context(self.dir.display())?;
         for s in staged {
             let to = self.path(&s.chain);
             match fs::rename(&s.tmp, &to) {
@@ -441,7 +424,7 @@ impl Snapshots {
         }
         let active = self.dir.join("active");
         fs::create_dir_all(&active).context(active.display())?;
-        let tmp = active.join(format!(".{key}.{}", std::process::id()));
+        let tmp = temp_beside(&active.join(key));
         for sub in ["fs", "work", "mnt"] {
             fs::create_dir_all(tmp.join(sub)).context(tmp.display())?;
         }
@@ -558,8 +541,7 @@ impl Snapshots {
     fn discard(&self, dir: &Path) -> Result<()> {
         let tmp = self.dir.join("tmp");
         fs::create_dir_all(&tmp).context(tmp.display())?;
-        let n = STAGED.fetch_add(1, Ordering::Relaxed);
-        let gone = tmp.join(format!("rm-{}-{n}", std::process::id()));
+        let gone = temp_beside(&tmp.join("rm"));
         fs::rename(dir, &gone).context(dir.display())?;
         remove_tree(&gone)
     }
