@@ -590,7 +590,6 @@ fn mounted_under(dir: &Path) -> Result<Option<PathBuf>> {
         Err(_) => return Ok(None),
     };
     let dir = fs::canonicalize(dir).context(dir.display())?;
-    let text = dir.to_string_lossy().into_owned();
     for line in info.lines() {
         let fields: Vec<String> = line.split(' ').map(unescape_mountinfo).collect();
         let Some(point) = fields.get(4) else {
@@ -602,7 +601,7 @@ fn mounted_under(dir: &Path) -> Result<Option<PathBuf>> {
                 .any(|p| Path::new(&p.replace("\\", "")).starts_with(&dir))
         };
         if point.starts_with(&dir)
-            || fields.get(3).is_some_and(|r| r.starts_with(&text))
+            || fields.get(3).is_some_and(|r| Path::new(r).starts_with(&dir))
             || fields.iter().skip(5).any(uses)
         {
             return Ok(Some(point));
