@@ -165,13 +165,7 @@ impl Applier<'_> {
         let Some((parent, name)) = path.split_last() else {
             // The root itself: only a directory entry makes sense there.
             if h.kind == EntryKind::Directory {
-                let fd = rustix::fs::openat(
-                    self.root.fd(),
-                    ".",
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(io_err)?;
+                let fd = reopen(self.root.fd())?;
                 self.metadata(fd.as_fd(), &meta, false)?;
                 self.dir_times.push((Inside::default(), meta.times()));
                 return Ok(());
@@ -340,6 +334,15 @@ impl Applier<'_> {
     }
 
     fn whiteout(&mut self, parent: &Inside, target: &[u8]) -> Result<()> {
+        if target.is_empty() || target == b"." || target == b".." || target.contains(&b'/') {
+            return Err(Error::new(
+                Kind::InvalidContent,
+                format!(
+                    "whiteout of '{}' names no entry",
+                    String::from_utf8_lossy(target)
+                ),
+            ));
+        }
         if self.opts.overlay {
             return self.overlay_whiteout(parent, target);
         }
@@ -351,15 +354,6 @@ impl Applier<'_> {
             };
             let dir = reopen(&dir)?;
             return self.empty_dir(dir.as_fd(), Some(parent));
-        }
-        if target.is_empty() || target == b"." || target == b".." || target.contains(&b'/') {
-            return Err(Error::new(
-                Kind::InvalidContent,
-                format!(
-                    "whiteout of '{}' names no entry",
-                    String::from_utf8_lossy(target)
-                ),
-            ));
         }
         let dir = match self.root.open_dir(parent) {
             Ok(fd) => fd,
@@ -401,15 +395,6 @@ impl Applier<'_> {
                 )),
                 Err(e) => Err(io_err(e)),
             };
-        }
-        if target.is_empty() || target == b"." || target == b".." || target.contains(&b'/') {
-            return Err(Error::new(
-                Kind::InvalidContent,
-                format!(
-                    "whiteout of '{}' names no entry",
-                    String::from_utf8_lossy(target)
-                ),
-            ));
         }
         self.clear(dir.as_fd(), target, false)?;
         match rustix::fs::mknodat(
@@ -639,14 +624,8 @@ impl Applier<'_> {
             let Ok(fd) = self.root.open_dir(&path) else {
                 continue;
             };
-            let fd = match rustix::fs::openat(
-                &fd,
-                ".",
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) {
-                Ok(fd) => fd,
-                Err(_) => continue,
+            let Ok(fd) = reopen(&fd) else {
+                continue;
             };
             rustix::fs::futimens(&fd, &times).map_err(|e| io_err(e).context(&path))?;
         }
