@@ -115,13 +115,15 @@ pub fn unpack(
             ready(layer)?;
             let reader = store.reader(&layer.digest)?;
             let got = match target {
-                Target::Snapshots => snapshots
-                    .stage(chain, parent, diff_id, reader)
-                    .map(|(snapshot, got)| {
-                        // Dropped, it removes itself: the check below may fail.
-                        staged.push(snapshot);
-                        got
-                    }),
+                Target::Snapshots => {
+                    snapshots
+                        .stage(chain, parent, diff_id, reader)
+                        .map(|(snapshot, got)| {
+                            // Dropped, it removes itself: the check below may fail.
+                            staged.push(snapshot);
+                            got
+                        })
+                }
                 Target::Dir(dir) => archive::apply_layer(dir, reader, &ApplyOptions::default())
                     .map(|applied| applied.diff_id),
             }
@@ -601,7 +603,9 @@ fn mounted_under(dir: &Path) -> Result<Option<PathBuf>> {
                 .any(|p| Path::new(&p.replace("\\", "")).starts_with(&dir))
         };
         if point.starts_with(&dir)
-            || fields.get(3).is_some_and(|r| Path::new(r).starts_with(&dir))
+            || fields
+                .get(3)
+                .is_some_and(|r| Path::new(r).starts_with(&dir))
             || fields.iter().skip(5).any(uses)
         {
             return Ok(Some(point));
