@@ -5,7 +5,6 @@ use dist::cli::{self, Cli};
 use dist::gc::{self, Options};
 use lexopt::Arg::*;
 use std::io::Write;
-use std::time::Duration;
 
 const HELP: &str = "\
 usage: dist-gc [--dry-run] [--ingest-age DURATION] [--no-wait]
@@ -29,11 +28,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
-    let mut opts = Options {
-        dry_run: false,
-        ingest_age: Duration::from_secs(24 * 3600),
-        wait: true,
-    };
+    let mut opts = Options::default();
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
             Long("dry-run") => opts.dry_run = true,
@@ -49,17 +44,16 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     let store = cli.store();
     let done = gc::collect(&store, &opts)?;
     let mut out = cli.out();
-    let io = |e: std::io::Error| dist::Error::io(&e);
     for b in &done.blobs {
-        writeln!(out, "blob {} {}", b.digest, b.size).map_err(io)?;
+        writeln!(out, "blob {} {}", b.digest, b.size)?;
     }
     for s in &done.snapshots {
-        writeln!(out, "snapshot {s}").map_err(io)?;
+        writeln!(out, "snapshot {s}")?;
     }
     for i in &done.ingests {
-        writeln!(out, "ingest {}", i.reference).map_err(io)?;
+        writeln!(out, "ingest {}", i.reference)?;
     }
-    out.flush().map_err(io)?;
+    out.flush()?;
     let bytes: u64 = done.blobs.iter().map(|b| b.size).sum();
     let n =
         |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });

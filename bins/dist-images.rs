@@ -55,7 +55,6 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         .ok_or_else(|| dist::Error::invalid("missing command: ls, rm, label, tag or check"))?;
     let names: Vec<String> = args.iter().map(|a| images::full_name(a)).collect();
     let usage = dist::Error::invalid;
-    let io = |e: std::io::Error| dist::Error::io(&e);
     let need = |n: usize, what: &str| match names.len() < n {
         true => Err(usage(format!("{command}: missing {what}"))),
         false => Ok(()),
@@ -80,7 +79,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             need(1, "NAME")?;
             for name in &names {
                 match images.remove(name) {
-                    Ok(_) => writeln!(cli.out(), "{name}").map_err(io)?,
+                    Ok(_) => writeln!(cli.out(), "{name}")?,
                     Err(e) => cli.report(&e),
                 }
             }
@@ -100,7 +99,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
                 return Err(usage(format!("tag: unexpected argument '{extra}'")));
             }
             let new = images.tag(&names[0], &args[1], force)?;
-            writeln!(cli.out(), "{}", new.name).map_err(io)?;
+            writeln!(cli.out(), "{}", new.name)?;
         }
         "check" => {
             need(1, "NAME")?;
@@ -122,7 +121,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
                 let size = human_size(sum.size);
                 table.row(vec![sum.name, sum.media_type, sum.digest, status, size]);
             }
-            table.print(&mut cli.out()).map_err(io)?;
+            table.print(&mut cli.out())?;
         }
         other => {
             return Err(dist::Error::invalid(format!(

@@ -78,20 +78,20 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
                 cli.debug(format!("layer {}: chain {}", u.layer.digest, u.chain_id))
             })?;
             let chain = chain.map(|c| c.to_string()).unwrap_or_default();
-            writeln!(cli.out(), "{chain}").map_err(|e| dist::Error::io(&e))?;
+            writeln!(cli.out(), "{chain}")?;
         }
         ("unpack", _) => return Err(usage("one NAME or DIGEST")),
         ("prepare", [chain, key, target @ ..]) if target.len() <= 1 => {
             let chain: Digest = chain.parse()?;
             let target = target.first().map(PathBuf::from);
             let mount = snapshots.prepare(&chain, key, target.as_deref(), view)?;
-            writeln!(cli.out(), "{mount}").map_err(|e| dist::Error::io(&e))?;
+            writeln!(cli.out(), "{mount}")?;
         }
         ("prepare", _) => return Err(usage("CHAINID KEY [TARGET]")),
         ("mount" | "mounts", [key, target @ ..]) if target.len() <= 1 => {
             let target = target.first().map(PathBuf::from);
             let mount = snapshots.mount(key, target.as_deref())?;
-            writeln!(cli.out(), "{mount}").map_err(|e| dist::Error::io(&e))?;
+            writeln!(cli.out(), "{mount}")?;
         }
         ("mount" | "mounts", _) => return Err(usage("KEY [TARGET]")),
         ("ls" | "list", []) => {
