@@ -309,12 +309,7 @@ impl Images {
         self.list()?
             .into_iter()
             .find(|i| i.name == name)
-            .ok_or_else(|| {
-                Error::new(
-                    Kind::NotFound,
-                    format!("{name}: no such image in namespace {}", self.namespace),
-                )
-            })
+            .ok_or_else(|| no_such(name, &self.namespace))
     }
 
     /// Changes the namespace's images with `edit`, under the store's index
@@ -370,18 +365,13 @@ impl Images {
     pub fn tag(&self, name: &str, new: &str, force: bool) -> Result<Image> {
         let new = new.parse::<crate::reference::Reference>()?.to_string();
         let new = new.as_str();
-        let ns = self.namespace.clone();
+        let ns = &self.namespace;
         self.update(|images| {
             let mut copy = images
                 .iter()
                 .find(|i| i.name == name)
                 .cloned()
-                .ok_or_else(|| {
-                    Error::new(
-                        Kind::NotFound,
-                        format!("{name}: no such image in namespace {ns}"),
-                    )
-                })?;
+                .ok_or_else(|| no_such(name, ns))?;
             let now = SystemTime::now();
             if let Some(at) = images.iter().position(|i| i.name == new) {
                 if !force {
@@ -404,14 +394,11 @@ impl Images {
 
     /// Sets the labels of `name` (an empty value removes one).
     pub fn label(&self, name: &str, labels: &[(String, String)]) -> Result<Image> {
-        let ns = self.namespace.clone();
         self.update(|images| {
-            let img = images.iter_mut().find(|i| i.name == name).ok_or_else(|| {
-                Error::new(
-                    Kind::NotFound,
-                    format!("{name}: no such image in namespace {ns}"),
-                )
-            })?;
+            let img = images
+                .iter_mut()
+                .find(|i| i.name == name)
+                .ok_or_else(|| no_such(name, &self.namespace))?;
             for (k, v) in labels {
                 if v.is_empty() {
                     img.labels.remove(k);
@@ -426,14 +413,11 @@ impl Images {
 
     /// Removes the name `name`; the content stays until garbage collection.
     pub fn remove(&self, name: &str) -> Result<Image> {
-        let ns = self.namespace.clone();
         self.update(|images| {
-            let at = images.iter().position(|i| i.name == name).ok_or_else(|| {
-                Error::new(
-                    Kind::NotFound,
-                    format!("{name}: no such image in namespace {ns}"),
-                )
-            })?;
+            let at = images
+                .iter()
+                .position(|i| i.name == name)
+                .ok_or_else(|| no_such(name, &self.namespace))?;
             Ok(images.remove(at))
         })
     }
@@ -783,6 +767,14 @@ pub fn read_small(store: &Store, d: &Descriptor) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The error for a name namespace `ns` does not have.
+fn no_such(name: &str, ns: &Namespace) -> Error {
+    Error::new(
+        Kind::NotFound,
+        format!("{name}: no such image in namespace {ns}"),
+    )
+}
+
 /// The image manifest of `root` for `platform`: `root` itself, or what an
 /// index (nested or not) has for it. `ready` waits for an object to be in
 /// the store.
@@ -791,7 +783,7 @@ pub fn image_manifest(
     root: &Descriptor,
     platform: &PlatformSpec,
     ready: &dyn Fn(&Descriptor) -> Result<()>,
-) -> Result<(Descriptor, Manifest, Config)> {
+) -> Result<(Manifest, Config)> {
     let mut d = root.clone();
     for _ in 0..8 {
         ready(&d)?;
@@ -814,7 +806,7 @@ pub fn image_manifest(
         let m = Manifest::parse(&read_small(store, &d)?)?;
         ready(&m.config)?;
         let config = Config::parse(&read_small(store, &m.config)?)?;
-        return Ok((d, m, config));
+        return Ok((m, config));
     }
     Err(Error::new(
         Kind::InvalidContent,

@@ -286,7 +286,7 @@ fn unpack(
         Platforms::All => PlatformSpec::host(),
     };
     let ready = |d: &Descriptor| arrivals.wait(d);
-    let (_, m, config) = images::image_manifest(store, root, &platform, &ready)?;
+    let (m, config) = images::image_manifest(store, root, &platform, &ready)?;
     rootfs::unpack(store, &m, &config, target, &ready, &|u| {
         events(&Event::Unpacked(u))
     })

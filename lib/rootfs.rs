@@ -163,7 +163,7 @@ pub fn unpack_image(
             ))
         }
     };
-    let (_, m, config) = crate::images::image_manifest(store, root, platform, &ready)?;
+    let (m, config) = crate::images::image_manifest(store, root, platform, &ready)?;
     unpack(store, &m, &config, target, &ready, each)
 }
 
