@@ -270,16 +270,19 @@ impl Applier<'_> {
         if is_dir && keep_dir {
             return Ok(true);
         }
-        self.remove(dir, name, is_dir)?;
+        self.remove(dir, name, st.st_mode)?;
         Ok(false)
     }
 
-    /// Removes `name` from `dir`, a directory with everything in it, never
-    /// following a symlink.
-    fn remove(&mut self, dir: BorrowedFd<'_>, name: &[u8], is_dir: bool) -> Result<()> {
-        // Paths through this name may be cached (a symlink's too).
-        self.last_dir = None;
-        if is_dir {
+    /// Removes `name` (of `mode`) from `dir`, a directory with everything
+    /// in it, never following a symlink.
+    fn remove(&mut self, dir: BorrowedFd<'_>, name: &[u8], mode: u32) -> Result<()> {
+        let kind = FileType::from_raw_mode(mode);
+        if matches!(kind, FileType::Directory | FileType::Symlink) {
+            // The cached directory's path may go through this name.
+            self.last_dir = None;
+        }
+        if kind == FileType::Directory {
             let sub = open_subdir(dir, name)?;
             self.empty_dir(sub.as_fd(), None)?;
             rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(io_err)
@@ -317,7 +320,7 @@ impl Applier<'_> {
                     continue;
                 }
             }
-            self.remove(dir, &n, is_dir)?;
+            self.remove(dir, &n, st.st_mode)?;
         }
         Ok(())
     }
@@ -369,11 +372,7 @@ impl Applier<'_> {
         if self.created.contains(&(st.st_dev, st.st_ino)) {
             return Ok(());
         }
-        self.remove(
-            dir.as_fd(),
-            target,
-            FileType::from_raw_mode(st.st_mode) == FileType::Directory,
-        )
+        self.remove(dir.as_fd(), target, st.st_mode)
     }
 
     /// A whiteout in overlayfs form: a 0:0 character device named as what
@@ -514,11 +513,7 @@ impl Applier<'_> {
             if (existing.st_dev, existing.st_ino) == (st.st_dev, st.st_ino) {
                 return Ok(());
             }
-            self.remove(
-                dir,
-                name,
-                FileType::from_raw_mode(existing.st_mode) == FileType::Directory,
-            )?;
+            self.remove(dir, name, existing.st_mode)?;
         }
         // Without AT_SYMLINK_FOLLOW: a symlink is linked as itself, never followed.
         rustix::fs::linkat(&tdir, tname, dir, name, AtFlags::empty()).map_err(io_err)
