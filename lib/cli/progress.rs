@@ -26,7 +26,9 @@ pub enum Mode {
 }
 
 struct Row {
-    key: String,
+    /// The object's kind (`layer`, …), or `None` for the name's row.
+    kind: Option<&'static str>,
+    /// The object's digest, or the name.
     digest: String,
     state: &'static str,
     offset: u64,
@@ -127,35 +129,31 @@ impl Display {
 
     fn update(&self, e: &Event) {
         let mut sc = self.screen();
-        let row = |sc: &mut Screen, key: String, digest: String, total: u64| -> usize {
-            match sc.rows.iter().position(|r| r.digest == digest) {
-                Some(i) => i,
-                None => {
-                    sc.rows.push(Row {
-                        key,
-                        digest,
-                        state: "waiting",
-                        offset: 0,
-                        total,
-                    });
-                    sc.rows.len() - 1
-                }
+        let row = |sc: &mut Screen, kind: Option<&'static str>, digest: String, total: u64| match sc
+            .rows
+            .iter()
+            .position(|r| r.digest == digest)
+        {
+            Some(i) => i,
+            None => {
+                sc.rows.push(Row {
+                    kind,
+                    digest,
+                    state: "waiting",
+                    offset: 0,
+                    total,
+                });
+                sc.rows.len() - 1
             }
         };
         match e {
             Event::Resolved { name, target } => {
-                let i = row(
-                    &mut sc,
-                    name.to_string(),
-                    format!("name:{name}"),
-                    target.size,
-                );
+                let i = row(&mut sc, None, name.to_string(), target.size);
                 sc.rows[i].state = "resolved";
                 sc.rows[i].offset = target.size;
             }
             Event::Fetching { kind, desc, offset } => {
-                let key = format!("{kind}-{}", desc.digest);
-                let i = row(&mut sc, key, desc.digest.to_string(), desc.size);
+                let i = row(&mut sc, Some(kind), desc.digest.to_string(), desc.size);
                 sc.rows[i].state = if *offset > 0 {
                     "resuming"
                 } else {
@@ -178,8 +176,7 @@ impl Display {
                 existed,
                 resumed_from,
             } => {
-                let key = format!("{kind}-{}", desc.digest);
-                let i = row(&mut sc, key, desc.digest.to_string(), desc.size);
+                let i = row(&mut sc, Some(kind), desc.digest.to_string(), desc.size);
                 sc.rows[i].state = if *existed { "exists" } else { "done" };
                 sc.rows[i].offset = desc.size;
                 if !existed {
@@ -217,9 +214,9 @@ impl Display {
         let keys: Vec<String> = sc
             .rows
             .iter()
-            .map(|r| match r.key.split_once('-') {
-                Some((kind, d)) if r.digest == d => format!("{kind}-{}", short(d, wide)),
-                _ => r.key.clone(),
+            .map(|r| match r.kind {
+                Some(kind) => format!("{kind}-{}", short(&r.digest, wide)),
+                None => r.digest.clone(),
             })
             .collect();
         let kw = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
@@ -234,7 +231,7 @@ impl Display {
             let full = ((frac.clamp(0.0, 1.0)) * bar_w as f64) as usize;
             let bar = format!("{}{}", "+".repeat(full), " ".repeat(bar_w - full));
             let mut line = format!("{key:<kw$}: {:<14} |{bar}|", r.state);
-            if r.state == "downloading" || r.state == "resuming" {
+            if r.live() {
                 line.push_str(&format!(
                     " {}/{}",
                     human_size(r.offset),
@@ -244,18 +241,9 @@ impl Display {
             lines.push(line);
         }
         let elapsed = self.start.elapsed().as_secs_f64();
-        let live: u64 = sc
-            .rows
-            .iter()
-            .filter(|r| r.state == "downloading" || r.state == "resuming")
-            .map(|r| r.offset)
-            .sum();
+        let live: u64 = sc.rows.iter().filter(|r| r.live()).map(|r| r.offset).sum();
         let total = sc.downloaded + live;
-        lines.push(format!(
-            "elapsed: {elapsed:.1} s   total: {} ({}/s)",
-            human_size(total),
-            human_size((total as f64 / elapsed.max(0.001)) as u64)
-        ));
+        lines.push(totals(elapsed, total));
         for line in &lines {
             let cut: String = line.chars().take(width - 1).collect();
             text.push_str("\x1b[2K");
@@ -277,11 +265,7 @@ impl Display {
         }
         match self.mode {
             Mode::Quiet => {}
-            Mode::Plain => println_out(&format!(
-                "elapsed: {elapsed:.1} s   total: {} ({}/s)",
-                human_size(pulled.downloaded),
-                human_size((pulled.downloaded as f64 / elapsed.max(0.001)) as u64)
-            )),
+            Mode::Plain => println_out(&totals(elapsed, pulled.downloaded)),
             Mode::Json => println_out(
                 &json!({
                     "event": "done",
@@ -295,6 +279,22 @@ impl Display {
             ),
         }
     }
+}
+
+impl Row {
+    /// Bytes are coming in for it.
+    fn live(&self) -> bool {
+        self.state == "downloading" || self.state == "resuming"
+    }
+}
+
+/// The closing line: time so far, bytes downloaded and the rate.
+fn totals(elapsed: f64, bytes: u64) -> String {
+    format!(
+        "elapsed: {elapsed:.1} s   total: {} ({}/s)",
+        human_size(bytes),
+        human_size((bytes as f64 / elapsed.max(0.001)) as u64)
+    )
 }
 
 fn println_out(line: &str) {
