@@ -57,7 +57,7 @@ pub struct Collected {
 }
 
 /// What the images of every namespace reach: blobs, and chain IDs.
-pub fn mark(store: &Store) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
+fn mark(store: &Store) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
     let mut blobs = HashSet::new();
     let mut chains = HashSet::new();
     let mut todo = Vec::new();

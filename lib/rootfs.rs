@@ -246,9 +246,8 @@ pub struct Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if self.tmp.exists() {
-            let _ = remove_tree(&self.tmp);
-        }
+        // Gone already once renamed into place: remove_tree takes that as done.
+        let _ = remove_tree(&self.tmp);
     }
 }
 
@@ -262,12 +261,12 @@ impl Snapshots {
     }
 
     /// The directory of the committed snapshot `chain`.
-    pub fn path(&self, chain: &Digest) -> PathBuf {
+    fn path(&self, chain: &Digest) -> PathBuf {
         self.dir.join(chain.hex())
     }
 
     /// Whether the committed snapshot `chain` exists.
-    pub fn exists(&self, chain: &Digest) -> bool {
+    fn exists(&self, chain: &Digest) -> bool {
         self.path(chain).join("fs").is_dir()
     }
 
@@ -323,7 +322,7 @@ impl Snapshots {
     }
 
     /// The chain IDs from `chain` down to the bottom layer, top first.
-    pub fn lowers(&self, chain: &Digest) -> Result<Vec<Digest>> {
+    fn lowers(&self, chain: &Digest) -> Result<Vec<Digest>> {
         let mut out = vec![chain.clone()];
         let mut at = chain.clone();
         while let Some(p) = self.parent_of(&self.path(&at))? {
@@ -665,7 +664,7 @@ fn check_key(key: &str) -> Result<()> {
 
 /// Removes a tree, giving directories the owner's write permission where a
 /// layer left them without (read-only directories are common in images).
-pub fn remove_tree(path: &Path) -> Result<()> {
+fn remove_tree(path: &Path) -> Result<()> {
     match fs::remove_dir_all(path) {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
