@@ -1,8 +1,8 @@
 //! dist-apply: a layer on stdin applied to a directory, safely (OCI image
 //! spec, "Applying Changesets").
-use dist::archive::{ApplyOptions, apply_layer};
 use dist::cli::{self, Cli};
 use dist::digest::Digest;
+use dist::layer::{ApplyOptions, apply_layer};
 use lexopt::Arg::*;
 use std::io::Write;
 use std::path::PathBuf;

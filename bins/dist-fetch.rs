@@ -1,6 +1,7 @@
 //! dist-fetch: one object from a registry to stdout, verified (OCI
 //! distribution spec, "Pulling manifests" and "Pulling blobs").
-use dist::cli::{self, AtomicFile, Cli};
+use dist::cli::{self, Cli};
+use dist::fs::AtomicFile;
 use dist::reference::Reference;
 use dist::remote::{Options, Remote};
 use lexopt::Arg::*;

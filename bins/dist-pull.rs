@@ -2,12 +2,13 @@
 //! (seeds e53539c58f, 55a1b4eff8; DESIGN.md, "Programs").
 use dist::cli::progress::Display;
 use dist::cli::{self, Cli};
-use dist::images::{Namespace, Platforms};
-use dist::manifest::PlatformSpec;
-use dist::pull::{self, Options};
+use dist::graph::Platforms;
+use dist::images::Namespace;
+use dist::platform::Platform;
 use dist::reference::Reference;
 use dist::remote::{self, Remote};
 use dist::rootfs::Target;
+use dist::transfer::{self, Options};
 use lexopt::Arg::*;
 
 const HELP: &str = "\
@@ -39,7 +40,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
     let mut remote_opts = remote::Options::default();
-    let (mut jobs, mut platforms, mut all) = (4usize, None::<PlatformSpec>, false);
+    let (mut jobs, mut platforms, mut all) = (4usize, None::<Platform>, false);
     let (mut no_unpack, mut rootfs, mut json) = (false, None::<std::path::PathBuf>, false);
     let (mut namespace, mut reference) = (None::<String>, None::<Reference>);
     while let Some(arg) = cli.next_arg()? {
@@ -74,7 +75,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     let opts = Options {
         platforms: match (all, platforms) {
             (true, _) => Platforms::All,
-            (false, p) => Platforms::One(p.unwrap_or_else(PlatformSpec::host)),
+            (false, p) => Platforms::One(p.unwrap_or_else(Platform::host)),
         },
         jobs,
         unpack: match (no_unpack, rootfs) {
@@ -87,8 +88,8 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     let store = cli.store();
     let remote = Remote::new(&remote_opts)?;
     let display = Display::new(json);
-    let pulled =
-        display.run(|| pull::pull(&store, &remote, &reference, &opts, &|e| display.event(e)))?;
+    let pulled = display
+        .run(|| transfer::pull(&store, &remote, &reference, &opts, &|e| display.event(e)))?;
     display.finish(&pulled);
     Ok(())
 }

@@ -4,7 +4,7 @@ use dist::cli::table::{Format, human_age, print_list};
 use dist::cli::{self, Cli};
 use dist::digest::Digest;
 use dist::images::{Images, Namespace};
-use dist::manifest::PlatformSpec;
+use dist::platform::Platform;
 use dist::rootfs::{self, Snapshots, Target};
 use lexopt::Arg::*;
 use std::io::Write;
@@ -44,7 +44,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
     let (mut namespace, mut platform, mut rootfs) =
-        (None::<String>, None::<PlatformSpec>, None::<PathBuf>);
+        (None::<String>, None::<Platform>, None::<PathBuf>);
     let (mut view, mut format, mut words) = (false, Format::Table, Vec::<String>::new());
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
@@ -69,7 +69,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         ("unpack", [what]) => {
             let root =
                 Images::new(&store, Namespace::select(namespace.as_deref())?).root_of(what)?;
-            let platform = platform.unwrap_or_else(PlatformSpec::host);
+            let platform = platform.unwrap_or_else(Platform::host);
             let target = match rootfs {
                 Some(dir) => Target::Dir(dir),
                 None => Target::Snapshots,

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::digest::Digest;
+use crate::platform::Platform;
 
 /// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -47,28 +48,6 @@ pub fn is_index(media_type: &str) -> bool {
 /// Whether `media_type` names a Docker schema 1 manifest, which dist does not read.
 pub fn is_schema1(media_type: &str) -> bool {
     matches!(media_type, DOCKER_SCHEMA1 | DOCKER_SCHEMA1_SIGNED)
-}
-
-/// The platform an image is built for.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Platform {
-    /// CPU architecture: `amd64`, `arm64`, …
-    pub architecture: String,
-    /// Operating system: `linux`, `windows`, …
-    pub os: String,
-    /// CPU variant: `v7`, `v8`, …
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-    /// Operating system version (Windows).
-    #[serde(
-        rename = "os.version",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub os_version: Option<String>,
-    /// Required OS features (Windows).
-    #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
-    pub os_features: Vec<String>,
 }
 
 /// A pointer to one object: what it is, its digest and its size.

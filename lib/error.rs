@@ -213,6 +213,42 @@ fn describe_io(err: &io::Error) -> String {
     }
 }
 
+/// Text from outside the process (a registry's error message, a platform
+/// string, an annotation, a file name in an archive), made safe to print:
+/// control characters (escape sequences, newlines that would forge a second
+/// line) and bidirectional overrides are escaped as `\x1b`, `\n`, `\u{202e}`,
+/// and it is cut after [`Untrusted::MAX`] characters.
+#[derive(Debug, Clone, Copy)]
+pub struct Untrusted<'a>(pub &'a str);
+
+impl Untrusted<'_> {
+    /// The most characters of one outside text a message quotes.
+    pub const MAX: usize = 256;
+}
+
+impl fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (shown, (i, c)) in self.0.char_indices().enumerate() {
+            if shown == Untrusted::MAX {
+                return write!(f, "…({} more bytes)", self.0.len() - i);
+            }
+            match c {
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+                    write!(f, "\\x{:02x}", c as u32)?
+                }
+                '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                    write!(f, "\\u{{{:x}}}", c as u32)?
+                }
+                c => fmt::Write::write_char(f, c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +261,22 @@ mod tests {
         let e = Error::io(&io::Error::from_raw_os_error(28));
         assert_eq!(e.kind(), Kind::Unavailable);
         assert_eq!(e.to_string(), "no space left on device");
+    }
+
+    #[test]
+    fn outside_text_is_escaped_and_bounded() {
+        let evil = "linux\x1b]0;title\x07\x1b[2J\nFORGED: ok\u{202e}";
+        let shown = Untrusted(evil).to_string();
+        assert_eq!(
+            shown,
+            "linux\\x1b]0;title\\x07\\x1b[2J\\nFORGED: ok\\u{202e}"
+        );
+        assert!(!shown.chars().any(char::is_control));
+        let long = "é".repeat(1000);
+        let shown = Untrusted(&long).to_string();
+        assert!(shown.starts_with(&"é".repeat(Untrusted::MAX)), "{shown}");
+        assert!(shown.ends_with("…(1488 more bytes)"), "{shown}");
+        assert_eq!(Untrusted("plain text").to_string(), "plain text");
     }
 
     #[test]

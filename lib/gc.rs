@@ -19,7 +19,8 @@ use crate::content::{Info, Status, Store};
 use crate::descriptor;
 use crate::digest::Digest;
 use crate::error::Result;
-use crate::images::{self, Images, Platforms};
+use crate::graph::{self, Platforms};
+use crate::images::{self, Images};
 use crate::manifest::{Config, Manifest};
 use crate::rootfs::{self, Snapshots};
 
@@ -68,15 +69,15 @@ fn mark(store: &Store) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
         if !blobs.insert(d.digest.clone()) || !store.contains(&d.digest) {
             continue;
         }
-        if !images::has_children(&d) {
+        if !graph::has_children(&d) {
             continue;
         }
         // A node that cannot be read or parsed keeps itself, not its children.
-        let Ok(bytes) = images::read_small(store, &d) else {
+        let Ok(bytes) = graph::read_small(store, &d) else {
             continue;
         };
         if !descriptor::is_manifest(&d.media_type) {
-            if let Ok(kids) = images::children(&d, &bytes, &Platforms::All) {
+            if let Ok(kids) = graph::children(&d, &bytes, &Platforms::All) {
                 todo.extend(kids);
             }
             continue;
@@ -84,7 +85,7 @@ fn mark(store: &Store) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
         let Ok(m) = Manifest::parse(&bytes) else {
             continue;
         };
-        if let Ok(c) = images::read_small(store, &m.config).and_then(|b| Config::parse(&b)) {
+        if let Ok(c) = graph::read_small(store, &m.config).and_then(|b| Config::parse(&b)) {
             chains.extend(rootfs::chain_ids(&c.rootfs.diff_ids));
         }
         todo.push(m.config);

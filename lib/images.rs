@@ -14,22 +14,20 @@
 //! through a function, so it serves pulling from a registry and checking or
 //! sizing what the store holds alike.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Condvar, Mutex};
 use std::time::SystemTime;
 
-use crate::content::{Store, write_atomic};
+use crate::content::Store;
 use crate::descriptor::{self, Descriptor};
 use crate::digest::Digest;
 use crate::error::{Context, Error, Kind, Result};
-use crate::manifest::{self, Config, Index, Manifest, PlatformSpec};
-use crate::remote::MAX_MANIFEST;
+use crate::fs::write_atomic;
+use crate::graph::{Reach, reach, read_small, size};
 use crate::time::{format_rfc3339, parse_rfc3339};
-use std::io::Read;
 
 /// The annotation that names an image, as OCI image layouts do.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -283,7 +281,7 @@ impl Images {
         }
         let info = self.store.info(&digest)?;
         let bytes = read_small(&self.store, &Descriptor::new("", digest.clone(), info.size))?;
-        let media_type = crate::remote::sniff(&bytes).ok_or_else(|| {
+        let media_type = crate::manifest::sniff(&bytes).ok_or_else(|| {
             Error::new(
                 Kind::InvalidContent,
                 format!("{digest}: not a manifest or index"),
@@ -435,157 +433,6 @@ impl Images {
     }
 }
 
-/// Which manifests of an index a walk follows.
-#[derive(Debug, Clone)]
-pub enum Platforms {
-    /// The one entry for this platform.
-    One(PlatformSpec),
-    /// Every entry.
-    All,
-}
-
-/// Everything `root` reaches, `root` first, each object once: indexes
-/// (with the entries `platforms` selects), manifests, configs and layers.
-/// `read` gives the bytes of an index or manifest. An index with nothing for
-/// the platform is an error that names what it has.
-pub fn walk(
-    root: &Descriptor,
-    platforms: &Platforms,
-    mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
-) -> Result<Vec<Descriptor>> {
-    let mut out: Vec<Descriptor> = Vec::new();
-    let mut todo = vec![root.clone()];
-    while let Some(d) = todo.pop() {
-        if out.iter().any(|o| o.digest == d.digest) {
-            continue;
-        }
-        let kids = if has_children(&d) {
-            children(&d, &read(&d)?, platforms)?
-        } else {
-            Vec::new()
-        };
-        out.push(d);
-        // Depth first, in the order the parent lists them.
-        todo.extend(kids.into_iter().rev());
-    }
-    Ok(out)
-}
-
-/// Whether `d` is a node with children (an index or a manifest).
-pub fn has_children(d: &Descriptor) -> bool {
-    descriptor::is_index(&d.media_type) || descriptor::is_manifest(&d.media_type)
-}
-
-/// What a walk goes on to from `d`, whose bytes are `bytes`: the entries of
-/// an index that `platforms` selects, a manifest's config and layers.
-pub fn children(d: &Descriptor, bytes: &[u8], platforms: &Platforms) -> Result<Vec<Descriptor>> {
-    if !descriptor::is_index(&d.media_type) {
-        return manifest::children(d, bytes);
-    }
-    let index = Index::parse(bytes)?;
-    let p = match platforms {
-        Platforms::All => return Ok(index.manifests),
-        Platforms::One(p) => p,
-    };
-    if let Some(m) = manifest::select(&index, p) {
-        return Ok(vec![m.clone()]);
-    }
-    let have: Vec<String> = index
-        .manifests
-        .iter()
-        .filter_map(|m| m.platform.as_ref())
-        .map(|p| {
-            PlatformSpec {
-                os: p.os.clone(),
-                architecture: p.architecture.clone(),
-                variant: p.variant.clone(),
-            }
-            .to_string()
-        })
-        .collect();
-    Err(Error::new(
-        Kind::NotFound,
-        format!(
-            "{}: no manifest for {p} (the index has {})",
-            d.digest,
-            if have.is_empty() {
-                "none".to_string()
-            } else {
-                have.join(", ")
-            }
-        ),
-    ))
-}
-
-/// Runs `handler` on `root` and on every descriptor a handler call returns,
-/// each digest once, on `jobs` threads; descriptors are taken in the order
-/// they were found. Returns everything handled, in that order. The first
-/// error stops the walk: calls under way finish, no new one starts.
-pub fn dispatch<H>(root: &Descriptor, jobs: usize, handler: H) -> Result<Vec<Descriptor>>
-where
-    H: Fn(&Descriptor) -> Result<Vec<Descriptor>> + Sync,
-{
-    struct State {
-        queue: VecDeque<Descriptor>,
-        seen: HashSet<Digest>,
-        busy: usize,
-        done: Vec<Descriptor>,
-        error: Option<Error>,
-    }
-    let state = Mutex::new(State {
-        queue: VecDeque::from([root.clone()]),
-        seen: HashSet::from([root.digest.clone()]),
-        busy: 0,
-        done: Vec::new(),
-        error: None,
-    });
-    let wake = Condvar::new();
-    let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
-    let work = || {
-        let mut st = lock();
-        loop {
-            if st.error.is_some() || (st.queue.is_empty() && st.busy == 0) {
-                wake.notify_all();
-                return;
-            }
-            let Some(d) = st.queue.pop_front() else {
-                st = wake.wait(st).unwrap_or_else(|e| e.into_inner());
-                continue;
-            };
-            st.busy += 1;
-            drop(st);
-            let result = handler(&d);
-            st = lock();
-            st.busy -= 1;
-            match result {
-                Ok(kids) => {
-                    for k in kids {
-                        if st.seen.insert(k.digest.clone()) {
-                            st.queue.push_back(k);
-                        }
-                    }
-                    st.done.push(d);
-                }
-                Err(e) => {
-                    st.error.get_or_insert(e);
-                }
-            }
-            wake.notify_all();
-        }
-    };
-    std::thread::scope(|s| {
-        for _ in 1..jobs.max(1) {
-            s.spawn(work);
-        }
-        work();
-    });
-    let st = state.into_inner().unwrap_or_else(|e| e.into_inner());
-    match st.error {
-        Some(e) => Err(e),
-        None => Ok(st.done),
-    }
-}
-
 /// The full name of an image as pulls record it (`redis:7` is
 /// `docker.io/library/redis:7`); what is not a reference stays as it is.
 pub fn full_name(name: &str) -> String {
@@ -634,48 +481,6 @@ pub fn parse_label(kv: &str) -> Result<(String, String)> {
         .filter(|(k, _)| !k.is_empty())
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| Error::invalid(format!("label: '{kv}' is not KEY=VALUE")))
-}
-
-/// What an image's root reaches in a store.
-#[derive(Debug, Clone, Default)]
-pub struct Reach {
-    /// Every object reached, present or not, each once, root first.
-    pub reached: Vec<Descriptor>,
-    /// Those of them that are not in the store.
-    pub missing: Vec<Descriptor>,
-}
-
-/// What `root` reaches in `store`: from an index, only the entries that are
-/// there (a pull takes one platform of many); from a manifest, its config
-/// and every layer, there or missing.
-pub fn reach(store: &Store, root: &Descriptor) -> Result<Reach> {
-    let mut out = Reach::default();
-    let mut seen = HashSet::new();
-    let mut todo = vec![(root.clone(), true)];
-    while let Some((d, needed)) = todo.pop() {
-        if !seen.insert(d.digest.clone()) {
-            continue;
-        }
-        if !store.contains(&d.digest) {
-            if needed {
-                out.missing.push(d.clone());
-                out.reached.push(d);
-            }
-            continue;
-        }
-        let kids = if has_children(&d) {
-            let bytes = read_small(store, &d)?;
-            children(&d, &bytes, &Platforms::All)?
-        } else {
-            Vec::new()
-        };
-        let is_index = descriptor::is_index(&d.media_type);
-        // From an index, what is there; if nothing is, all of it is missing.
-        let needed = !is_index || !kids.iter().any(|k| store.contains(&k.digest));
-        out.reached.push(d);
-        todo.extend(kids.into_iter().rev().map(|k| (k, needed)));
-    }
-    Ok(out)
 }
 
 /// A condition on images, as `--filter` takes it: `name==NAME`,
@@ -745,28 +550,6 @@ impl Filter {
     }
 }
 
-/// The size of an image: the sum of the sizes of everything a walk reaches.
-pub fn size(reached: &[Descriptor]) -> u64 {
-    reached.iter().map(|d| d.size).sum()
-}
-
-/// The bytes of a manifest or index in the store, at most [`MAX_MANIFEST`].
-pub fn read_small(store: &Store, d: &Descriptor) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    store
-        .reader(&d.digest)?
-        .take(MAX_MANIFEST + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(&e).context(d.digest.to_string()))?;
-    if bytes.len() as u64 > MAX_MANIFEST {
-        return Err(Error::new(
-            Kind::InvalidContent,
-            format!("{}: larger than {MAX_MANIFEST} bytes", d.digest),
-        ));
-    }
-    Ok(bytes)
-}
-
 /// The error for a name namespace `ns` does not have.
 fn no_such(name: &str, ns: &Namespace) -> Error {
     Error::new(
@@ -775,50 +558,10 @@ fn no_such(name: &str, ns: &Namespace) -> Error {
     )
 }
 
-/// The image manifest of `root` for `platform`: `root` itself, or what an
-/// index (nested or not) has for it. `ready` waits for an object to be in
-/// the store.
-pub fn image_manifest(
-    store: &Store,
-    root: &Descriptor,
-    platform: &PlatformSpec,
-    ready: &dyn Fn(&Descriptor) -> Result<()>,
-) -> Result<(Manifest, Config)> {
-    let mut d = root.clone();
-    for _ in 0..8 {
-        ready(&d)?;
-        if descriptor::is_index(&d.media_type) {
-            let index = Index::parse(&read_small(store, &d)?)?;
-            d = manifest::select(&index, platform).cloned().ok_or_else(|| {
-                Error::new(
-                    Kind::NotFound,
-                    format!("{}: no manifest for {platform}", d.digest),
-                )
-            })?;
-            continue;
-        }
-        if !descriptor::is_manifest(&d.media_type) {
-            return Err(Error::new(
-                Kind::InvalidContent,
-                format!("{}: {} is not an image", d.digest, d.media_type),
-            ));
-        }
-        let m = Manifest::parse(&read_small(store, &d)?)?;
-        ready(&m.config)?;
-        let config = Config::parse(&read_small(store, &m.config)?)?;
-        return Ok((m, config));
-    }
-    Err(Error::new(
-        Kind::InvalidContent,
-        format!("{}: indexes nested too deep", root.digest),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::digest::Digest;
-    use std::collections::HashMap;
 
     fn scratch(name: &str) -> Store {
         let dir = std::env::temp_dir().join(format!("dist-images-{name}-{}", std::process::id()));
@@ -931,111 +674,6 @@ mod tests {
     }
 
     #[test]
-    fn walks_follow_the_platform_and_sum_sizes() {
-        let layer = desc(
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-            b"layer-bytes",
-        );
-        let config = desc(descriptor::OCI_CONFIG, b"config");
-        let m_body = serde_json::json!({"schemaVersion": 2, "config": config, "layers": [layer]})
-            .to_string();
-        let m = desc(descriptor::OCI_MANIFEST, m_body.as_bytes());
-        let mut amd = m.clone();
-        amd.platform = Some(descriptor::Platform {
-            architecture: "amd64".into(),
-            os: "linux".into(),
-            variant: None,
-            os_version: None,
-            os_features: vec![],
-        });
-        let other_body =
-            serde_json::json!({"schemaVersion": 2, "config": config, "layers": []}).to_string();
-        let mut arm = desc(descriptor::OCI_MANIFEST, other_body.as_bytes());
-        arm.platform = Some(descriptor::Platform {
-            architecture: "arm64".into(),
-            os: "linux".into(),
-            variant: None,
-            os_version: None,
-            os_features: vec![],
-        });
-        let i_body = serde_json::json!({"schemaVersion": 2, "manifests": [amd, arm]}).to_string();
-        let index = desc(descriptor::OCI_INDEX, i_body.as_bytes());
-        let bodies: HashMap<Digest, String> = [
-            (m.digest.clone(), m_body),
-            (arm.digest.clone(), other_body),
-            (index.digest.clone(), i_body),
-        ]
-        .into_iter()
-        .collect();
-        let read = |d: &Descriptor| Ok(bodies[&d.digest].clone().into_bytes());
-
-        let one = walk(
-            &index,
-            &Platforms::One("linux/amd64".parse().unwrap()),
-            read,
-        )
-        .unwrap();
-        assert_eq!(
-            one.iter().map(|d| d.digest.clone()).collect::<Vec<_>>(),
-            [
-                index.digest.clone(),
-                m.digest.clone(),
-                config.digest.clone(),
-                layer.digest.clone()
-            ]
-        );
-        assert_eq!(size(&one), index.size + m.size + config.size + layer.size);
-        // The config both manifests share is listed once.
-        let all = walk(&index, &Platforms::All, read).unwrap();
-        assert_eq!(all.len(), 5);
-        let e = walk(
-            &index,
-            &Platforms::One("linux/s390x".parse().unwrap()),
-            read,
-        )
-        .unwrap_err();
-        assert_eq!(e.kind(), Kind::NotFound);
-        assert!(
-            e.to_string()
-                .contains("the index has linux/amd64, linux/arm64"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn dispatch_handles_each_digest_once_on_many_threads_and_stops_at_an_error() {
-        // A tree where two parents share a child, handled on 4 threads.
-        let leaf = desc("application/octet-stream", b"leaf");
-        let kids = |d: &Descriptor| -> Vec<Descriptor> {
-            match d.size {
-                1 => vec![desc("x", b"aa"), desc("x", b"bbb")],
-                2 | 3 => vec![leaf.clone()],
-                _ => vec![],
-            }
-        };
-        let calls = std::sync::Mutex::new(Vec::new());
-        let root = desc("x", b"r");
-        let got = dispatch(&root, 4, |d| {
-            calls.lock().unwrap().push(d.digest.clone());
-            Ok(kids(d))
-        })
-        .unwrap();
-        assert_eq!(got.len(), 4);
-        assert_eq!(got[0].digest, root.digest);
-        let calls = calls.into_inner().unwrap();
-        assert_eq!(calls.len(), 4, "the shared leaf is handled once");
-        let e = dispatch(&root, 3, |d| {
-            if d.size == 3 {
-                Err(Error::new(Kind::Unavailable, "boom"))
-            } else {
-                Ok(kids(d))
-            }
-        })
-        .unwrap_err();
-        assert_eq!(e.to_string(), "boom");
-    }
-
-    #[test]
     fn filters_parse_and_match() {
         let mut img = Image::new(
             "docker.io/library/redis:7",
@@ -1054,45 +692,5 @@ mod tests {
             let e = bad.parse::<Filter>().unwrap_err();
             assert_eq!(e.kind(), Kind::InvalidArgument, "{bad}");
         }
-    }
-
-    #[test]
-    fn reach_counts_what_a_manifest_needs_and_what_an_index_has() {
-        let store = scratch("reach");
-        let put = |d: &Descriptor, body: &[u8]| {
-            let mut w = store
-                .writer(&d.digest.to_string(), Default::default())
-                .unwrap();
-            w.write_all(body).unwrap();
-            w.commit().unwrap();
-        };
-        let layer = desc("application/vnd.oci.image.layer.v1.tar", b"layer");
-        let config = desc(descriptor::OCI_CONFIG, b"{}");
-        let m_body = serde_json::json!({"schemaVersion": 2, "config": config, "layers": [layer]})
-            .to_string();
-        let m = desc(descriptor::OCI_MANIFEST, m_body.as_bytes());
-        let other = desc(descriptor::OCI_MANIFEST, b"not here");
-        let i_body = serde_json::json!({"schemaVersion": 2, "manifests": [m, other]}).to_string();
-        let index = desc(descriptor::OCI_INDEX, i_body.as_bytes());
-        put(&index, i_body.as_bytes());
-        put(&m, m_body.as_bytes());
-        put(&config, b"{}");
-        let r = reach(&store, &index).unwrap();
-        // The other platform is not missing; the layer is.
-        assert_eq!(r.reached.len(), 4);
-        assert_eq!(
-            r.missing.iter().map(|d| &d.digest).collect::<Vec<_>>(),
-            [&layer.digest]
-        );
-        assert_eq!(
-            size(&r.reached),
-            index.size + m.size + config.size + layer.size
-        );
-        put(&layer, b"layer");
-        assert!(reach(&store, &index).unwrap().missing.is_empty());
-        // An index none of whose manifests is here is missing them all.
-        store.delete(&m.digest).unwrap();
-        assert_eq!(reach(&store, &index).unwrap().missing.len(), 2);
-        let _ = fs::remove_dir_all(store.root());
     }
 }

@@ -1,16 +1,16 @@
 //! Image manifests, indexes (and Docker manifest lists) and image configs:
 //! parsing them strictly enough to walk an image, the children of each node,
-//! and platform matching (`os/arch[/variant]`).
+//! and the entry of an index for a platform.
 //!
 //! This module reads bytes it is given; fetching and storing them is for
 //! `remote`, `content` and `images`.
 
 use std::fmt;
-use std::str::FromStr;
 
-use crate::descriptor::{self, Descriptor, Platform};
+use crate::descriptor::{self, Descriptor};
 use crate::digest::Digest;
 use crate::error::{Error, Kind, Result};
+use crate::platform::Platform;
 
 /// An image manifest: a config and layers.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -67,6 +67,9 @@ pub struct Config {
     /// The layers' diff IDs.
     pub rootfs: RootFs,
 }
+
+/// The largest manifest or index dist accepts.
+pub const MAX_MANIFEST: u64 = 4 << 20;
 
 fn invalid(what: &str, e: impl fmt::Display) -> Error {
     Error::new(Kind::InvalidContent, format!("invalid {what}: {e}"))
@@ -130,110 +133,24 @@ pub fn children(desc: &Descriptor, bytes: &[u8]) -> Result<Vec<Descriptor>> {
     }
 }
 
-/// A platform to match: `os/arch[/variant]`, as `--platform` takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformSpec {
-    /// `linux`, `windows`, …
-    pub os: String,
-    /// `amd64`, `arm64`, …
-    pub architecture: String,
-    /// `v7`, `v8`, …
-    pub variant: Option<String>,
-}
-
-impl PlatformSpec {
-    /// The platform this program runs on.
-    pub fn host() -> PlatformSpec {
-        let architecture = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "arm" => "arm",
-            "powerpc64" => "ppc64le",
-            "s390x" => "s390x",
-            "riscv64" => "riscv64",
-            other => other,
-        };
-        let variant = match architecture {
-            "arm64" => Some("v8".to_string()),
-            "arm" => Some("v7".to_string()),
-            _ => None,
-        };
-        PlatformSpec {
-            os: std::env::consts::OS.to_string(),
-            architecture: architecture.to_string(),
-            variant,
-        }
+/// The media type a manifest or index says it has, or seems to have from
+/// its fields: for registries that do not send one, and blobs of a store.
+pub fn sniff(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {
+        return Some(mt.to_string());
     }
-
-    /// Whether an index entry's platform is this one. A missing variant on
-    /// either side matches, except that arm64 entries saying `v8` match a
-    /// request without a variant too (the normal form of arm64).
-    pub fn matches(&self, p: &Platform) -> bool {
-        if p.os != self.os || normalize_arch(&p.architecture) != normalize_arch(&self.architecture)
-        {
-            return false;
-        }
-        match (&self.variant, &p.variant) {
-            (Some(want), Some(have)) => want == have,
-            _ => true,
-        }
-    }
-}
-
-fn normalize_arch(arch: &str) -> &str {
-    match arch {
-        "x86_64" | "x86-64" => "amd64",
-        "aarch64" => "arm64",
-        "i386" => "386",
-        other => other,
-    }
-}
-
-impl FromStr for PlatformSpec {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<PlatformSpec> {
-        let bad = |why: &str| {
-            Error::invalid(format!(
-                "invalid platform '{s}': {why} (expected os/arch[/variant], e.g. linux/arm64)"
-            ))
-        };
-        let parts: Vec<&str> = s.split('/').collect();
-        if parts.iter().any(|p| {
-            p.is_empty()
-                || !p
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
-        }) {
-            return Err(bad("empty or bad part"));
-        }
-        let (os, arch, variant) = match parts.as_slice() {
-            [os, arch] => (*os, *arch, None),
-            [os, arch, variant] => (*os, *arch, Some(variant.to_string())),
-            _ => return Err(bad("wrong number of parts")),
-        };
-        Ok(PlatformSpec {
-            os: os.to_ascii_lowercase(),
-            architecture: normalize_arch(&arch.to_ascii_lowercase()).to_string(),
-            variant,
-        })
-    }
-}
-
-impl fmt::Display for PlatformSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
+    match v.get("schemaVersion").and_then(|s| s.as_u64()) {
+        Some(1) => Some(descriptor::DOCKER_SCHEMA1.to_string()),
+        Some(2) if v.get("manifests").is_some() => Some(descriptor::OCI_INDEX.to_string()),
+        Some(2) if v.get("layers").is_some() => Some(descriptor::OCI_MANIFEST.to_string()),
+        _ => None,
     }
 }
 
 /// The entry of `index` for `platform`: the first that matches, preferring
 /// an exact variant. `None` when the index has nothing for it.
-pub fn select<'a>(index: &'a Index, platform: &PlatformSpec) -> Option<&'a Descriptor> {
+pub fn select<'a>(index: &'a Index, platform: &Platform) -> Option<&'a Descriptor> {
     let candidates: Vec<&Descriptor> = index
         .manifests
         .iter()
@@ -282,30 +199,6 @@ mod tests {
     }
 
     #[test]
-    fn platform_strings() {
-        assert_eq!(
-            "linux/arm64/v8"
-                .parse::<PlatformSpec>()
-                .unwrap()
-                .to_string(),
-            "linux/arm64/v8"
-        );
-        assert_eq!(
-            "Linux/AMD64".parse::<PlatformSpec>().unwrap().to_string(),
-            "linux/amd64"
-        );
-        for bad in ["", "linux", "linux/", "/amd64", "a/b/c/d", "linux/amd 64"] {
-            assert_eq!(
-                bad.parse::<PlatformSpec>().unwrap_err().kind(),
-                Kind::InvalidArgument,
-                "{bad}"
-            );
-        }
-        let host = PlatformSpec::host();
-        assert_eq!(host.os, std::env::consts::OS);
-    }
-
-    #[test]
     fn children_of_manifests_and_indexes() {
         let manifest = format!(
             r#"{{"schemaVersion":2,"config":{{"mediaType":"{}","digest":"{D}","size":10}},"layers":[{{"mediaType":"l","digest":"{D}","size":20,"annotations":{{"k":"v"}}}}]}}"#,
@@ -338,6 +231,28 @@ mod tests {
             children(&desc, b"not json").unwrap_err().kind(),
             Kind::InvalidContent
         );
+    }
+
+    #[test]
+    fn manifests_without_a_content_type_are_sniffed() {
+        assert_eq!(
+            sniff(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}"#)
+                .unwrap(),
+            descriptor::OCI_INDEX
+        );
+        assert_eq!(
+            sniff(br#"{"schemaVersion":2,"manifests":[]}"#).unwrap(),
+            descriptor::OCI_INDEX
+        );
+        assert_eq!(
+            sniff(br#"{"schemaVersion":2,"config":{},"layers":[]}"#).unwrap(),
+            descriptor::OCI_MANIFEST
+        );
+        assert_eq!(
+            sniff(br#"{"schemaVersion":1,"fsLayers":[]}"#).unwrap(),
+            descriptor::DOCKER_SCHEMA1
+        );
+        assert_eq!(sniff(b"not json"), None);
     }
 
     #[test]

@@ -33,12 +33,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::archive::{self, ApplyOptions};
-use crate::content::{Store, temp_beside};
+use crate::content::Store;
 use crate::descriptor::Descriptor;
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Context, Error, Kind, Result};
-use crate::manifest::{Config, Manifest, PlatformSpec};
+use crate::fs::temp_beside;
+use crate::layer::{self, ApplyOptions};
+use crate::manifest::{Config, Manifest};
+use crate::platform::Platform;
 
 /// The chain ID of every prefix of `diff_ids`, bottom layer first.
 pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
@@ -124,7 +126,7 @@ pub fn unpack(
                             got
                         })
                 }
-                Target::Dir(dir) => archive::apply_layer(dir, reader, &ApplyOptions::default())
+                Target::Dir(dir) => layer::apply_layer(dir, reader, &ApplyOptions::default())
                     .map(|applied| applied.diff_id),
             }
             .map_err(|e| e.context(format!("layer {}", layer.digest)))?;
@@ -148,7 +150,7 @@ pub fn unpack(
 pub fn unpack_image(
     store: &Store,
     root: &Descriptor,
-    platform: &PlatformSpec,
+    platform: &Platform,
     target: &Target,
     each: &dyn Fn(&Unpacked),
 ) -> Result<Option<Digest>> {
@@ -163,7 +165,7 @@ pub fn unpack_image(
             ))
         }
     };
-    let (m, config) = crate::images::image_manifest(store, root, platform, &ready)?;
+    let (m, config) = crate::graph::image_manifest(store, root, platform, &ready)?;
     unpack(store, &m, &config, target, &ready, each)
 }
 
@@ -294,7 +296,7 @@ impl Snapshots {
             overlay: true,
             ..ApplyOptions::default()
         };
-        let got = archive::apply_layer(&tmp.join("fs"), layer, &opts)?;
+        let got = layer::apply_layer(&tmp.join("fs"), layer, &opts)?;
         if let Some(p) = parent {
             fs::write(tmp.join("parent"), format!("{p}\n")).context(tmp.display())?;
         }
@@ -318,7 +320,7 @@ impl Snapshots {
                 Err(e) => return Err(Error::io(&e).context(to.display())),
             }
         }
-        crate::content::sync_dir(&self.dir)
+        crate::fs::sync_dir(&self.dir)
     }
 
     /// The chain IDs from `chain` down to the bottom layer, top first.
@@ -388,7 +390,7 @@ impl Snapshots {
                 };
                 let created = e
                     .metadata()
-                    .map(|m| crate::content::mtime(&m))
+                    .map(|m| crate::fs::mtime(&m))
                     .unwrap_or(SystemTime::UNIX_EPOCH);
                 found.push(Snapshot {
                     key,

@@ -20,8 +20,7 @@ use std::time::Duration;
 use crate::content::Store;
 use crate::error::{Error, Kind, Result};
 
-/// The version every program prints: `git describe` of the tree it was built from.
-pub const VERSION: &str = env!("DIST_VERSION");
+pub use crate::VERSION;
 
 const COMMON_HELP: &str = "\
 Common options:
@@ -247,79 +246,6 @@ impl Write for Out<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Out::check(self.0.flush())
-    }
-}
-
-/// A file written whole or not at all (`-o FILE`): bytes go to a temporary
-/// file beside it, which [`AtomicFile::commit`] syncs and renames over it.
-/// Dropped without commit, the temporary file is removed. A path that is
-/// not a regular file (`/dev/null`, a FIFO, a symlink) is written in place:
-/// renaming over it would replace the device or the link.
-pub struct AtomicFile {
-    path: PathBuf,
-    /// The temporary file, when writing by rename.
-    tmp: Option<PathBuf>,
-    file: Option<std::fs::File>,
-}
-
-impl AtomicFile {
-    /// Starts writing `path`.
-    pub fn create(path: impl Into<PathBuf>) -> Result<AtomicFile> {
-        let path = path.into();
-        let err = |e: io::Error| Error::io(&e).context(path.display());
-        let in_place = std::fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_file());
-        if in_place {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .truncate(true)
-                .open(&path)
-                .map_err(err)?;
-            return Ok(AtomicFile {
-                path,
-                tmp: None,
-                file: Some(file),
-            });
-        }
-        let tmp = crate::content::temp_beside(&path);
-        let file = std::fs::File::create(&tmp).map_err(err)?;
-        Ok(AtomicFile {
-            path,
-            tmp: Some(tmp),
-            file: Some(file),
-        })
-    }
-
-    /// Makes the file durable and puts it in place.
-    pub fn commit(mut self) -> Result<()> {
-        let file = self
-            .file
-            .take()
-            .ok_or_else(|| Error::new(Kind::Internal, "committed twice"))?;
-        let Some(tmp) = &self.tmp else { return Ok(()) };
-        file.sync_all()
-            .and_then(|()| std::fs::rename(tmp, &self.path))
-            .map_err(|e| Error::io(&e).context(self.path.display()))
-    }
-}
-
-impl Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("file already committed"))?
-            .write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if let (Some(_), Some(tmp)) = (&self.file, &self.tmp) {
-            let _ = std::fs::remove_file(tmp);
-        }
     }
 }
 

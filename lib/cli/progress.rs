@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::table::human_size;
-use crate::pull::{Event, Pulled};
+use crate::graph::ObjectKind;
+use crate::transfer::{Event, Pulled};
 
 /// Which form the event lines on stdout take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub enum Mode {
 
 struct Row {
     /// The object's kind (`layer`, …), or `None` for the name's row.
-    kind: Option<&'static str>,
+    kind: Option<ObjectKind>,
     /// The object's digest, or the name.
     digest: String,
     state: &'static str,
@@ -129,7 +130,7 @@ impl Display {
 
     fn update(&self, e: &Event) {
         let mut sc = self.screen();
-        let row = |sc: &mut Screen, kind: Option<&'static str>, digest: String, total: u64| match sc
+        let row = |sc: &mut Screen, kind: Option<ObjectKind>, digest: String, total: u64| match sc
             .rows
             .iter()
             .position(|r| r.digest == digest)
@@ -153,7 +154,7 @@ impl Display {
                 sc.rows[i].offset = target.size;
             }
             Event::Fetching { kind, desc, offset } => {
-                let i = row(&mut sc, Some(kind), desc.digest.to_string(), desc.size);
+                let i = row(&mut sc, Some(*kind), desc.digest.to_string(), desc.size);
                 sc.rows[i].state = if *offset > 0 {
                     "resuming"
                 } else {
@@ -176,7 +177,7 @@ impl Display {
                 existed,
                 resumed_from,
             } => {
-                let i = row(&mut sc, Some(kind), desc.digest.to_string(), desc.size);
+                let i = row(&mut sc, Some(*kind), desc.digest.to_string(), desc.size);
                 sc.rows[i].state = if *existed { "exists" } else { "done" };
                 sc.rows[i].offset = desc.size;
                 if !existed {
@@ -350,7 +351,7 @@ fn to_json(e: &Event) -> Option<serde_json::Value> {
             "mediaType": target.media_type, "size": target.size,
         }),
         Event::Fetching { kind, desc, offset } => json!({
-            "event": "fetching", "kind": kind, "digest": desc.digest.to_string(),
+            "event": "fetching", "kind": kind.name(), "digest": desc.digest.to_string(),
             "size": desc.size, "offset": offset,
         }),
         Event::Progress { .. } => return None,
@@ -360,7 +361,7 @@ fn to_json(e: &Event) -> Option<serde_json::Value> {
             existed,
             resumed_from,
         } => json!({
-            "event": "fetched", "kind": kind, "digest": desc.digest.to_string(),
+            "event": "fetched", "kind": kind.name(), "digest": desc.digest.to_string(),
             "size": desc.size, "existed": existed, "resumedFrom": resumed_from,
         }),
         Event::Unpacked(u) => json!({

@@ -23,9 +23,10 @@ use std::sync::mpsc::{self, SyncSender};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
-use super::{Store, inode, mtime, sync_dir};
+use super::Store;
 use crate::digest::{Algorithm, Digest, Digester};
 use crate::error::{Context, Error, Kind, Result};
+use crate::fs::{inode, mtime, sync_dir, try_lock};
 use crate::stream::Chunk;
 use crate::time::{format_rfc3339, parse_rfc3339};
 
@@ -161,7 +162,7 @@ impl Store {
             };
             if opts.wait {
                 lock.lock().context(lock_path.display())?;
-            } else if !super::try_lock(lock.try_lock()).context(lock_path.display())? {
+            } else if !try_lock(lock.try_lock()).context(lock_path.display())? {
                 return Err(locked(reference, &lock));
             }
             // The writer we waited for may have committed and removed the
@@ -298,7 +299,7 @@ impl Store {
             Err(e) => return Err(Error::io(&e).context(lock_path.display())),
         };
         let free = match &lock {
-            Some(lock) => super::try_lock(lock.try_lock()).context(lock_path.display())?,
+            Some(lock) => try_lock(lock.try_lock()).context(lock_path.display())?,
             None => dir.exists(),
         };
         if !free {

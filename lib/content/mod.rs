@@ -9,13 +9,14 @@
 pub mod ingest;
 
 use std::fs::{self, File};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Context, Error, Kind, Result};
+use crate::fs::{create_if_missing, mtime, try_lock};
 
 pub use ingest::{Ingested, Status, Writer, WriterOptions};
 
@@ -240,83 +241,6 @@ fn check_root(root: &Path) -> Result<()> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io(&e).context(root.display())),
-    }
-}
-
-pub(crate) fn mtime(m: &fs::Metadata) -> SystemTime {
-    m.modified().unwrap_or(SystemTime::UNIX_EPOCH)
-}
-
-/// A temporary name beside `path`, unique to this process and call.
-pub(crate) fn temp_beside(path: &Path) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.tmp-{}-{seq}", std::process::id()))
-}
-
-fn write_temp(path: &Path, data: &[u8], mode: u32) -> Result<PathBuf> {
-    let tmp = temp_beside(path);
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(&e).context(path.display()));
-    }
-    Ok(tmp)
-}
-
-/// Replaces `path` with `data` atomically: a temporary file beside it is
-/// written, synced and renamed over it, then the directory is synced.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = write_temp(path, data, 0o644)?;
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(&e).context(path.display()));
-    }
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
-}
-
-/// Creates `path` with `data` unless it exists; never replaces a file that
-/// another process created first.
-fn create_if_missing(path: &Path, data: &[u8]) -> Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    let tmp = write_temp(path, data, 0o644)?;
-    let linked = fs::hard_link(&tmp, path);
-    let _ = fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("."))),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::io(&e).context(path.display())),
-    }
-}
-
-/// Makes the entries of `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .context(dir.display())
-}
-
-pub(crate) fn inode(m: &fs::Metadata) -> (u64, u64) {
-    (m.dev(), m.ino())
-}
-
-fn try_lock(r: std::result::Result<(), fs::TryLockError>) -> io::Result<bool> {
-    match r {
-        Ok(()) => Ok(true),
-        Err(fs::TryLockError::WouldBlock) => Ok(false),
-        Err(fs::TryLockError::Error(e)) => Err(e),
     }
 }
 

@@ -1,38 +1,83 @@
-//! Registry authorization: `WWW-Authenticate` challenges (Bearer token flow,
-//! anonymous or with credentials, and Basic), credentials from the files and
-//! helpers docker and podman use, and a per-process cache of tokens by scope.
+//! Registry authorization: `WWW-Authenticate` challenges (Bearer tokens,
+//! anonymous or with credentials, and Basic), the scopes a request needs
+//! (`repository:NAME:pull`, `pull,push`, several repositories for a mount),
+//! and a per-process cache of tokens and `Authorization` values.
 //!
-//! Credential sources, first match wins: `$REGISTRY_AUTH_FILE`, then
-//! `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`), then
-//! `$XDG_RUNTIME_DIR/containers/auth.json`. In each, `credHelpers[host]`, then
-//! `credsStore`, then `auths[host]` (`auth`, `username`/`password` or
-//! `identitytoken`). Helpers are run as `docker-credential-NAME get`.
+//! Which credentials go where: a registry's credentials go to the registry
+//! itself, and to the token service its challenge names only when that
+//! service is reached over HTTPS, or over plain HTTP on the registry's own
+//! host when the registry itself is plain HTTP (loopback, `--plain-http`).
+//! Anywhere else the token is asked for anonymously, and `--debug` says why
+//! the credentials were withheld.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::io::Read;
 use std::sync::Mutex;
 
-use super::http::{Transport, header, status_error};
-use crate::error::{Error, Kind, Result};
+use super::credentials::{Credentials, Found, Sources};
+use super::http::{Authorization, Http, Request, header, host_name, host_of, is_loopback, said};
+use crate::error::{Error, Kind, Result, Untrusted};
 
-/// Credentials for one registry host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Credentials {
-    /// A user name and password (or personal token).
-    Basic { user: String, password: String },
-    /// An OAuth2 refresh token (docker's `identitytoken`).
-    Identity(String),
-}
+/// The largest token answer read.
+const MAX_TOKEN_ANSWER: u64 = 1 << 20;
 
-/// What this process knows: `Authorization` values per (host, repository),
-/// tokens per scope and credentials per host.
-#[derive(Default)]
-pub(crate) struct Auth {
-    headers: Mutex<HashMap<(String, String), String>>,
-    tokens: Mutex<HashMap<String, String>>,
-    credentials: Mutex<HashMap<String, Option<Credentials>>>,
+/// What a request needs access to: `repository:NAME:ACTIONS` entries,
+/// sorted, each repository once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Scope(Vec<(String, Vec<String>)>);
+
+impl Scope {
+    /// Pulling from `repository`.
+    pub fn pull(repository: &str) -> Scope {
+        Scope::default().with(repository, &["pull"])
+    }
+
+    /// Pulling from and pushing to `repository`.
+    pub fn push(repository: &str) -> Scope {
+        Scope::default().with(repository, &["pull", "push"])
+    }
+
+    /// This scope and `actions` on `repository` too (a mount from it).
+    pub fn with(mut self, repository: &str, actions: &[&str]) -> Scope {
+        match self.0.iter_mut().find(|(r, _)| r == repository) {
+            Some((_, have)) => {
+                for a in actions {
+                    if !have.iter().any(|h| h == a) {
+                        have.push(a.to_string());
+                    }
+                }
+                have.sort();
+            }
+            None => {
+                let mut actions: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+                actions.sort();
+                self.0.push((repository.to_string(), actions));
+                self.0.sort();
+            }
+        }
+        self
+    }
+
+    /// The repository the scope is first about, for messages.
+    pub fn repository(&self) -> &str {
+        self.0.first().map_or("", |(r, _)| r.as_str())
+    }
+
+    /// The `scope` values of a token request: ours, and those of the
+    /// challenge (`a b` separated by spaces), each once.
+    fn with_challenge(&self, challenge: Option<&str>) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .0
+            .iter()
+            .map(|(r, a)| format!("repository:{r}:{}", a.join(",")))
+            .collect();
+        for s in challenge.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_string());
+            }
+        }
+        out
+    }
 }
 
 /// One parsed challenge.
@@ -42,74 +87,113 @@ pub(crate) struct Challenge {
     pub params: HashMap<String, String>,
 }
 
+/// What this process knows: `Authorization` values per host and scope,
+/// tokens per (realm, service, scopes), credentials per host.
+pub(crate) struct Auth {
+    sources: Sources,
+    headers: Mutex<HashMap<(String, Scope), Authorization>>,
+    tokens: Mutex<HashMap<String, String>>,
+    found: Mutex<HashMap<String, Option<Found>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Auth {
-    /// The `Authorization` value to send to `host` for `repository`, if any.
-    pub fn header(&self, host: &str, repository: &str) -> Option<String> {
-        self.headers
-            .lock()
-            .ok()?
-            .get(&(host.to_string(), repository.to_string()))
+    pub fn new(sources: Sources) -> Auth {
+        Auth {
+            sources,
+            headers: Mutex::default(),
+            tokens: Mutex::default(),
+            found: Mutex::default(),
+        }
+    }
+
+    /// The `Authorization` to send to `host` for `scope`, if one is known.
+    pub fn header(&self, host: &str, scope: &Scope) -> Option<Authorization> {
+        lock(&self.headers)
+            .get(&(host.to_string(), scope.clone()))
             .cloned()
     }
 
-    /// Answers the challenge of a 401 from `host`: fetches a token (or builds
-    /// Basic credentials) and remembers the header for later requests.
+    /// The credentials for `host`, looked up once.
+    pub fn credentials(&self, http: &Http, host: &str) -> Result<Option<Found>> {
+        if let Some(found) = lock(&self.found).get(host) {
+            return Ok(found.clone());
+        }
+        let found = self.sources.lookup(host)?;
+        http.debug(|| match &found {
+            Some(f) => format!(
+                "credentials for {host}: {} from {}",
+                f.credentials.describe(),
+                f.source
+            ),
+            None => format!("credentials for {host}: none found"),
+        });
+        lock(&self.found).insert(host.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// Answers the challenge of a 401 from `host` for `scope`: fetches a
+    /// token (or takes Basic credentials) and remembers the header.
     pub fn authorize(
         &self,
-        transport: &Transport,
+        http: &Http,
         host: &str,
-        repository: &str,
+        scope: &Scope,
         challenge: &str,
-    ) -> Result<()> {
+    ) -> Result<Authorization> {
         let challenges = parse_challenges(challenge);
-        let creds = self.credentials(host)?;
+        let found = self.credentials(http, host)?;
         let value = if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer") {
-            let token = self.token(transport, host, repository, c, creds.as_ref())?;
-            format!("Bearer {token}")
+            format!(
+                "Bearer {}",
+                self.token(http, host, scope, c, found.as_ref())?
+            )
         } else if challenges.iter().any(|c| c.scheme == "basic") {
-            match &creds {
-                Some(Credentials::Basic { user, password }) => {
-                    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
-                }
-                _ => return Err(no_credentials(host, repository)),
+            match found.as_ref().and_then(|f| f.credentials.basic()) {
+                Some(basic) => basic,
+                None => return Err(no_credentials(host, scope)),
             }
         } else {
             return Err(Error::new(
                 Kind::Unauthenticated,
                 format!(
-                    "{host}/{repository}: unauthenticated (registry said 401 without a challenge dist knows: {challenge:?})"
+                    "{host}/{}: unauthenticated (registry said 401 without a challenge dist knows: {})",
+                    scope.repository(),
+                    Untrusted(challenge)
                 ),
             ));
         };
-        if let Ok(mut h) = self.headers.lock() {
-            h.insert((host.to_string(), repository.to_string()), value);
-        }
-        Ok(())
+        let auth = Authorization {
+            host: host.to_string(),
+            value,
+        };
+        lock(&self.headers).insert((host.to_string(), scope.clone()), auth.clone());
+        Ok(auth)
     }
 
-    fn credentials(&self, host: &str) -> Result<Option<Credentials>> {
-        if let Some(c) = self
-            .credentials
-            .lock()
-            .ok()
-            .and_then(|m| m.get(host).cloned())
-        {
-            return Ok(c);
-        }
-        let found = lookup_credentials(host)?;
-        if let Ok(mut m) = self.credentials.lock() {
-            m.insert(host.to_string(), found.clone());
-        }
-        Ok(found)
+    /// The error for a registry that still answers 401 once authorized:
+    /// which credentials were tried, and from where.
+    pub fn refused(&self, host: &str, status: Error) -> Error {
+        let who = match lock(&self.found).get(host).cloned().flatten() {
+            Some(f) => format!(" to {} from {}", f.credentials.describe(), f.source),
+            None => format!(
+                " to an anonymous request (no credentials for {host}: dist-login, --creds or --authfile)"
+            ),
+        };
+        Error::new(status.kind(), format!("{}{who}", status.message()))
     }
 
+    /// A token for `scope` from the service `challenge` names.
     fn token(
         &self,
-        transport: &Transport,
+        http: &Http,
         host: &str,
-        repository: &str,
+        scope: &Scope,
         challenge: &Challenge,
-        creds: Option<&Credentials>,
+        found: Option<&Found>,
     ) -> Result<String> {
         let realm = challenge.params.get("realm").ok_or_else(|| {
             Error::new(
@@ -117,101 +201,207 @@ impl Auth {
                 format!("{host}: the Bearer challenge has no realm"),
             )
         })?;
-        let service = challenge.params.get("service").cloned().unwrap_or_default();
-        let scope = challenge
-            .params
-            .get("scope")
-            .cloned()
-            .unwrap_or_else(|| format!("repository:{repository}:pull"));
-        let key = format!("{realm} {service} {scope}");
-        if let Some(t) = self.tokens.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(t);
+        if !(realm.starts_with("https://") || realm.starts_with("http://")) {
+            return Err(Error::new(
+                Kind::Unauthenticated,
+                format!(
+                    "{host}: the token service {} is not an http or https URL",
+                    Untrusted(realm)
+                ),
+            ));
         }
+        let service = challenge.params.get("service").cloned().unwrap_or_default();
+        let scopes = scope.with_challenge(challenge.params.get("scope").map(String::as_str));
+        let key = format!("{realm} {service} {}", scopes.join(" "));
+        if let Some(t) = lock(&self.tokens).get(&key) {
+            return Ok(t.clone());
+        }
+        let sent = match found {
+            Some(f) => match may_send(http, host, realm) {
+                Ok(()) => Some(f),
+                Err(why) => {
+                    http.debug(|| {
+                        format!(
+                            "credentials for {host} ({} from {}) withheld from the token service {}: {why}",
+                            f.credentials.describe(),
+                            f.source,
+                            Untrusted(realm)
+                        )
+                    });
+                    None
+                }
+            },
+            None => None,
+        };
+        let resp = self.ask(http, realm, &service, &scopes, sent)?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(token_refused(http, host, scope, realm, found, sent, resp));
+        }
+        let token = read_token(realm, resp)?;
+        lock(&self.tokens).insert(key, token.clone());
+        Ok(token)
+    }
+
+    /// Asks `realm` for a token, with the credentials `sent` (or none).
+    fn ask(
+        &self,
+        http: &Http,
+        realm: &str,
+        service: &str,
+        scopes: &[String],
+        sent: Option<&Found>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
         let mut query = Vec::new();
         if !service.is_empty() {
-            query.push(format!("service={}", url_encode(&service)));
+            query.push(format!("service={}", url_encode(service)));
         }
-        for s in scope.split(' ').filter(|s| !s.is_empty()) {
+        for s in scopes {
             query.push(format!("scope={}", url_encode(s)));
         }
-        let resp = match creds {
+        let realm_host = host_of(realm).unwrap_or_default();
+        http.debug(|| {
+            format!(
+                "token for {} from {} {}",
+                scopes.join(" "),
+                Untrusted(realm),
+                match sent {
+                    Some(f) => format!("with {} from {}", f.credentials.describe(), f.source),
+                    None => "anonymously".to_string(),
+                }
+            )
+        });
+        match sent.map(|f| &f.credentials) {
             Some(Credentials::Identity(refresh)) => {
-                let mut form = query.clone();
-                form.extend([
+                query.extend([
                     "grant_type=refresh_token".to_string(),
                     "client_id=dist".to_string(),
+                    format!("refresh_token={}", url_encode(refresh)),
                 ]);
-                form.push(format!("refresh_token={}", url_encode(refresh)));
-                transport.realm_request(realm, None, Some(&form.join("&")))?
+                let form = query.join("&");
+                let mut req = Request::new(ureq::http::Method::POST, realm.to_string());
+                req.headers.push((
+                    "content-type",
+                    "application/x-www-form-urlencoded".to_string(),
+                ));
+                req.body = Some(form.as_bytes());
+                http.send(&req, None)
             }
-            Some(Credentials::Basic { user, password }) => {
-                let url = with_query(realm, &query);
-                transport.realm_request(
-                    &url,
-                    Some(&base64(format!("{user}:{password}").as_bytes())),
-                    None,
-                )?
+            Some(c) => {
+                let req = Request::new(ureq::http::Method::GET, with_query(realm, &query));
+                let auth = Authorization {
+                    host: realm_host,
+                    value: c.basic().unwrap_or_default(),
+                };
+                http.send(&req, Some(&auth))
             }
-            None => transport.realm_request(&with_query(realm, &query), None, None)?,
-        };
-        let status = resp.status().as_u16();
-        if status == 401 || status == 403 {
-            let why = if creds.is_some() {
-                "refused the credentials"
-            } else {
-                "requires credentials"
-            };
-            let mut e = status_error(
-                &format!("token service {realm} {why} for {host}/{repository}"),
-                resp,
-            );
-            if e.kind() == Kind::PermissionDenied {
-                e = Error::new(Kind::Unauthenticated, e.message().to_string());
+            None => {
+                let req = Request::new(ureq::http::Method::GET, with_query(realm, &query));
+                http.send(&req, None)
             }
-            return Err(e);
         }
-        if !(200..300).contains(&status) {
-            return Err(status_error(&format!("token service {realm}"), resp));
-        }
-        let _ = header(&resp, "content-type");
-        let mut body = Vec::new();
-        let mut resp = resp;
-        resp.body_mut()
-            .as_reader()
-            .take(1 << 20)
-            .read_to_end(&mut body)
-            .map_err(|e| Error::io(&e).context(realm))?;
-        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-            Error::new(
-                Kind::Unauthenticated,
-                format!("token service {realm}: not JSON ({e})"),
-            )
-        })?;
-        let token = v
-            .get("token")
-            .or_else(|| v.get("access_token"))
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Error::new(
-                    Kind::Unauthenticated,
-                    format!("token service {realm}: no token in its answer"),
-                )
-            })?
-            .to_string();
-        if let Ok(mut m) = self.tokens.lock() {
-            m.insert(key, token.clone());
-        }
-        Ok(token)
     }
 }
 
-fn no_credentials(host: &str, repository: &str) -> Error {
+/// Whether the credentials of registry `host` may go to `realm`: over
+/// HTTPS, or over plain HTTP to the registry's own host when the registry
+/// itself is plain HTTP (loopback, or `--plain-http`). The reason when not.
+fn may_send(http: &Http, host: &str, realm: &str) -> std::result::Result<(), &'static str> {
+    if realm.starts_with("https://") {
+        return Ok(());
+    }
+    let realm_host = host_of(realm).unwrap_or_default();
+    if host_name(&realm_host) != host_name(host) {
+        return Err("it is plain HTTP on another host (credentials go there only over HTTPS)");
+    }
+    if !(is_loopback(host) || http.plain_http()) {
+        return Err(
+            "it is plain HTTP and the registry is not (credentials go there only over HTTPS)",
+        );
+    }
+    Ok(())
+}
+
+/// The error for a token service that said no.
+fn token_refused(
+    http: &Http,
+    host: &str,
+    scope: &Scope,
+    realm: &str,
+    found: Option<&Found>,
+    sent: Option<&Found>,
+    resp: ureq::http::Response<ureq::Body>,
+) -> Error {
+    let status = resp.status().as_u16();
+    let realm = Untrusted(realm);
+    let (kind, said) = said(resp);
+    if !(status == 401 || status == 403) {
+        return Error::new(
+            kind,
+            format!("token service {realm}: {} ({said})", kind.name()),
+        );
+    }
+    let why = match (found, sent) {
+        (_, Some(f)) => format!(
+            "refused the credentials ({} from {})",
+            f.credentials.describe(),
+            f.source
+        ),
+        (Some(f), None) => format!(
+            "wants credentials; those for {host} ({} from {}) were not sent to it: {}",
+            f.credentials.describe(),
+            f.source,
+            may_send(http, host, &realm.to_string()).err().unwrap_or("")
+        ),
+        (None, None) => format!(
+            "requires credentials and none are configured for {host} (dist-login, --creds or --authfile)"
+        ),
+    };
     Error::new(
         Kind::Unauthenticated,
         format!(
-            "{host}/{repository}: unauthenticated: the registry wants credentials and none are configured \
-             (docker login, $REGISTRY_AUTH_FILE or $DOCKER_CONFIG/config.json)"
+            "{host}/{}: unauthenticated: the token service {realm} {why} ({said})",
+            scope.repository()
+        ),
+    )
+}
+
+/// The token of a token service's answer.
+fn read_token(realm: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<String> {
+    let realm = Untrusted(realm);
+    let _ = header(&resp, "content-type");
+    let mut body = Vec::new();
+    resp.body_mut()
+        .as_reader()
+        .take(MAX_TOKEN_ANSWER)
+        .read_to_end(&mut body)
+        .map_err(|e| Error::io(&e).context(format!("token service {realm}")))?;
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        Error::new(
+            Kind::Unauthenticated,
+            format!("token service {realm}: not JSON ({e})"),
+        )
+    })?;
+    v.get("token")
+        .or_else(|| v.get("access_token"))
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::new(
+                Kind::Unauthenticated,
+                format!("token service {realm}: no token in its answer"),
+            )
+        })
+}
+
+fn no_credentials(host: &str, scope: &Scope) -> Error {
+    Error::new(
+        Kind::Unauthenticated,
+        format!(
+            "{host}/{}: unauthenticated: the registry wants credentials and none are configured \
+             for {host} (dist-login, --creds or --authfile)",
+            scope.repository()
         ),
     )
 }
@@ -222,6 +412,20 @@ fn with_query(url: &str, query: &[String]) -> String {
     }
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{}", query.join("&"))
+}
+
+/// Percent-encodes everything but unreserved characters.
+pub(crate) fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Parses a `WWW-Authenticate` value: one or more `Scheme k=v, k="v"` challenges.
@@ -279,253 +483,6 @@ fn parse_value(s: &str) -> (String, &str) {
     }
 }
 
-/// The names a host may be filed under in a credentials file.
-fn host_keys(host: &str) -> Vec<String> {
-    if matches!(
-        host,
-        "docker.io" | "registry-1.docker.io" | "index.docker.io"
-    ) {
-        [
-            "https://index.docker.io/v1/",
-            "index.docker.io",
-            "docker.io",
-            "registry-1.docker.io",
-        ]
-        .map(String::from)
-        .to_vec()
-    } else {
-        vec![host.to_string()]
-    }
-}
-
-/// A credentials-file key as the bare host: scheme and path stripped.
-fn normalize_key(key: &str) -> &str {
-    let k = key.split_once("://").map_or(key, |(_, r)| r);
-    k.split('/').next().unwrap_or(k)
-}
-
-/// Finds credentials for `host` in the usual files, asking helpers when they say so.
-pub(crate) fn lookup_credentials(host: &str) -> Result<Option<Credentials>> {
-    let mut files: Vec<PathBuf> = Vec::new();
-    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|v| !v.is_empty()) {
-        files.push(f.into());
-    }
-    match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
-        Some(dir) => files.push(PathBuf::from(dir).join("config.json")),
-        None => {
-            if let Some(home) = std::env::var_os("HOME") {
-                files.push(PathBuf::from(home).join(".docker/config.json"));
-            }
-        }
-    }
-    if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        files.push(PathBuf::from(run).join("containers/auth.json"));
-    }
-    let keys = host_keys(host);
-    for file in files {
-        let Ok(text) = std::fs::read(&file) else {
-            continue;
-        };
-        let config: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
-            Error::new(
-                Kind::Unauthenticated,
-                format!("{}: not a valid credentials file ({e})", file.display()),
-            )
-        })?;
-        if let Some(c) = credentials_in(&config, &keys, &file)? {
-            return Ok(Some(c));
-        }
-    }
-    Ok(None)
-}
-
-fn credentials_in(
-    config: &serde_json::Value,
-    keys: &[String],
-    file: &std::path::Path,
-) -> Result<Option<Credentials>> {
-    let helper_for = config
-        .get("credHelpers")
-        .and_then(|h| h.as_object())
-        .and_then(|h| {
-            h.iter()
-                .find(|(k, _)| {
-                    keys.iter()
-                        .any(|key| normalize_key(k) == normalize_key(key))
-                })
-                .and_then(|(_, v)| v.as_str())
-        });
-    if let Some(helper) = helper_for {
-        return run_helper(helper, &keys[0]);
-    }
-    if let Some(store) = config
-        .get("credsStore")
-        .and_then(|s| s.as_str())
-        .filter(|s| !s.is_empty())
-        && let Some(c) = run_helper(store, &keys[0])?
-    {
-        return Ok(Some(c));
-    }
-    let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else {
-        return Ok(None);
-    };
-    let entry = keys.iter().find_map(|key| {
-        auths
-            .iter()
-            .find(|(k, _)| *k == key || normalize_key(k) == normalize_key(key))
-            .map(|(_, v)| v)
-    });
-    let Some(entry) = entry else { return Ok(None) };
-    let s = |name: &str| {
-        entry
-            .get(name)
-            .and_then(|v| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
-    if let Some(token) = s("identitytoken") {
-        return Ok(Some(Credentials::Identity(token.to_string())));
-    }
-    if let Some(auth) = s("auth") {
-        let bad = || {
-            Error::new(
-                Kind::Unauthenticated,
-                format!(
-                    "{}: the 'auth' entry for {} is not base64 of user:password",
-                    file.display(),
-                    keys[0]
-                ),
-            )
-        };
-        let decoded = unbase64(auth).ok_or_else(bad)?;
-        let text = String::from_utf8(decoded).map_err(|_| bad())?;
-        let (user, password) = text.split_once(':').ok_or_else(bad)?;
-        return Ok(Some(Credentials::Basic {
-            user: user.to_string(),
-            password: password.to_string(),
-        }));
-    }
-    if let (Some(user), Some(password)) = (s("username"), s("password")) {
-        return Ok(Some(Credentials::Basic {
-            user: user.to_string(),
-            password: password.to_string(),
-        }));
-    }
-    Ok(None)
-}
-
-/// Runs `docker-credential-NAME get` for `server`.
-fn run_helper(name: &str, server: &str) -> Result<Option<Credentials>> {
-    let program = format!("docker-credential-{name}");
-    let mut child = Command::new(&program)
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            Error::new(
-                Kind::Unauthenticated,
-                format!("{program}: {}", Error::io(&e)),
-            )
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(server.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::io(&e).context(&program))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        if stdout.contains("credentials not found")
-            || String::from_utf8_lossy(&out.stderr).contains("credentials not found")
-        {
-            return Ok(None);
-        }
-        let why = String::from_utf8_lossy(&out.stderr)
-            .trim()
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
-        return Err(Error::new(
-            Kind::Unauthenticated,
-            format!("{program} get {server}: failed: {why}"),
-        ));
-    }
-    let v: serde_json::Value = serde_json::from_str(&stdout).map_err(|e| {
-        Error::new(
-            Kind::Unauthenticated,
-            format!("{program} get {server}: not JSON ({e})"),
-        )
-    })?;
-    let user = v.get("Username").and_then(|u| u.as_str()).unwrap_or("");
-    let secret = v.get("Secret").and_then(|u| u.as_str()).unwrap_or("");
-    Ok(match (user, secret) {
-        (_, "") => None,
-        ("<token>", token) => Some(Credentials::Identity(token.to_string())),
-        (user, secret) => Some(Credentials::Basic {
-            user: user.to_string(),
-            password: secret.to_string(),
-        }),
-    })
-}
-
-fn url_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn unbase64(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.trim().bytes().filter(|&c| c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32;
-        acc = acc << 6 | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,44 +511,33 @@ mod tests {
     }
 
     #[test]
-    fn base64_round_trips() {
-        for s in ["", "a", "ab", "abc", "alice:wonderland", "ü:\u{1F600}"] {
-            assert_eq!(unbase64(&base64(s.as_bytes())).unwrap(), s.as_bytes());
-        }
-        assert_eq!(base64(b"alice:wonderland"), "YWxpY2U6d29uZGVybGFuZA==");
-        assert_eq!(unbase64("not base64!"), None);
+    fn scopes_merge_repositories_and_actions() {
+        let s = Scope::push("team/app").with("library/base", &["pull"]);
+        assert_eq!(
+            s.with_challenge(Some("repository:team/app:pull,push registry:catalog:*")),
+            [
+                "repository:library/base:pull",
+                "repository:team/app:pull,push",
+                "registry:catalog:*"
+            ]
+        );
+        assert_eq!(
+            Scope::pull("a").with("a", &["push"]),
+            Scope::push("a"),
+            "one entry per repository"
+        );
+        assert_eq!(Scope::pull("x/y").repository(), "x/y");
     }
 
     #[test]
-    fn credentials_from_a_config() {
-        let cfg: serde_json::Value = serde_json::from_str(
-            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"YWxpY2U6d29uZGVybGFuZA=="},
-                "reg.example:5000":{"username":"u","password":"p"},
-                "https://tok.example/v2/":{"identitytoken":"rt"}}}"#,
-        )
-        .unwrap();
-        let f = std::path::Path::new("config.json");
-        let basic = |u: &str, p: &str| {
-            Some(Credentials::Basic {
-                user: u.into(),
-                password: p.into(),
-            })
-        };
+    fn tokens_are_asked_with_escaped_scopes() {
         assert_eq!(
-            credentials_in(&cfg, &host_keys("registry-1.docker.io"), f).unwrap(),
-            basic("alice", "wonderland")
+            url_encode("repository:a/b:pull,push"),
+            "repository%3Aa%2Fb%3Apull%2Cpush"
         );
         assert_eq!(
-            credentials_in(&cfg, &host_keys("reg.example:5000"), f).unwrap(),
-            basic("u", "p")
-        );
-        assert_eq!(
-            credentials_in(&cfg, &host_keys("tok.example"), f).unwrap(),
-            Some(Credentials::Identity("rt".into()))
-        );
-        assert_eq!(
-            credentials_in(&cfg, &host_keys("other.example"), f).unwrap(),
-            None
+            with_query("https://a/t?x=1", &["s=1".into()]),
+            "https://a/t?x=1&s=1"
         );
     }
 }

@@ -1,18 +1,22 @@
-//! The HTTP transport under the registry client: ureq agents with the right
-//! TLS roots, plain HTTP for loopback, bounded retries with backoff, redirects
-//! followed by hand so that credentials never leave the registry's host, and
-//! registry error bodies turned into one-line errors.
+//! One HTTP exchange with a registry or a token service: ureq agents with
+//! the right TLS roots and timeouts, plain HTTP for loopback, bounded retries
+//! with backoff, and redirects followed by hand so that an `Authorization`
+//! never reaches another host than the one it was made for. Responses that
+//! are not a success become one-line errors quoting the registry's own.
+//!
+//! A request here knows nothing of challenges or tokens: it carries the
+//! `Authorization` its caller chose, or none.
 
 use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::http::{self, Response};
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
 use super::Options;
-use super::auth::Auth;
+use crate::error::Untrusted;
 use crate::error::{Error, Kind, Result};
 
 /// Attempts of one request before a connection error, 5xx or 429 is final.
@@ -22,29 +26,52 @@ const BACKOFF: Duration = Duration::from_millis(250);
 /// The longest `Retry-After` we honour.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 const MAX_REDIRECTS: usize = 10;
+/// The most of an error body read to quote it.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
 
-/// What one request asks of a registry.
-pub(crate) struct Request<'a> {
-    pub method: http::Method,
-    /// The registry's API host (`registry-1.docker.io`, `127.0.0.1:5000`).
-    pub host: &'a str,
-    /// Path and query, starting with `/v2/`.
-    pub path: String,
-    /// The repository, for the auth scope.
-    pub repository: &'a str,
-    pub headers: Vec<(&'static str, String)>,
+/// An `Authorization` value and the host (`host[:port]`) it is meant for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Authorization {
+    pub host: String,
+    pub value: String,
 }
 
-pub(crate) struct Transport {
+/// What one request asks.
+pub(crate) struct Request<'a> {
+    pub method: http::Method,
+    /// Absolute: `https://host/v2/…`.
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    /// The body sent, if any (kept, so that a retry can send it again).
+    pub body: Option<&'a [u8]>,
+}
+
+impl Request<'_> {
+    /// A request without a body.
+    pub fn new(method: http::Method, url: String) -> Request<'static> {
+        Request {
+            method,
+            url,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+}
+
+/// Where diagnostics go (`--debug`), one line each.
+pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The HTTP side of the client: agents, schemes, retries and redirects.
+pub(crate) struct Http {
     agent: Agent,
     /// The same agent without a proxy, for loopback hosts.
     direct: Agent,
     plain_http: bool,
-    pub(crate) auth: Auth,
+    log: Option<Log>,
 }
 
-impl Transport {
-    pub fn new(opts: &Options) -> Result<Transport> {
+impl Http {
+    pub fn new(opts: &Options) -> Result<Http> {
         let tls = TlsConfig::builder()
             .root_certs(root_certs())
             .disable_verification(opts.insecure)
@@ -54,17 +81,18 @@ impl Transport {
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .tls_config(tls.clone())
-                .timeout_connect(Some(Duration::from_secs(30)))
-                .timeout_recv_response(Some(Duration::from_secs(120)))
-                .user_agent(format!("dist/{}", crate::cli::VERSION));
+                .timeout_connect(Some(opts.connect_timeout))
+                .timeout_per_read(Some(opts.read_timeout))
+                .timeout_per_write(Some(opts.read_timeout))
+                .user_agent(format!("dist/{}", crate::VERSION));
             let builder = if proxy { builder } else { builder.proxy(None) };
             builder.build().new_agent()
         };
-        Ok(Transport {
+        Ok(Http {
             agent: config(true),
             direct: config(false),
             plain_http: opts.plain_http,
-            auth: Auth::default(),
+            log: opts.log.clone(),
         })
     }
 
@@ -77,6 +105,18 @@ impl Transport {
         }
     }
 
+    /// Whether `--plain-http` was given.
+    pub fn plain_http(&self) -> bool {
+        self.plain_http
+    }
+
+    /// Tells the `--debug` log, if there is one.
+    pub fn debug(&self, line: impl FnOnce() -> String) {
+        if let Some(log) = &self.log {
+            log(&line());
+        }
+    }
+
     fn agent_for(&self, host: &str) -> &Agent {
         if is_loopback(host) {
             &self.direct
@@ -85,141 +125,114 @@ impl Transport {
         }
     }
 
-    /// Sends `req`: authorizes on a 401 challenge, retries connection errors,
-    /// 5xx and 429 with backoff, and follows redirects, sending credentials
-    /// only to the registry's own host. Returns the final response, whatever
-    /// its status.
-    pub fn send(&self, req: &Request<'_>) -> Result<Response<Body>> {
-        let url = format!("{}://{}{}", self.scheme(req.host), req.host, req.path);
-        let mut authorized = false;
-        loop {
-            let auth = self.auth.header(req.host, req.repository);
-            let resp = retrying(&url, || {
-                self.call(&req.method, &url, &req.headers, auth.as_deref())
-            })?;
+    /// Sends `req` with `auth` (sent only to its own host), retrying
+    /// connection errors, 5xx and 429 with backoff and following redirects.
+    /// Returns the final response, whatever its status.
+    pub fn send(&self, req: &Request<'_>, auth: Option<&Authorization>) -> Result<Response<Body>> {
+        let mut url = req.url.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let value = auth
+                .filter(|a| host_of(&url).is_some_and(|h| h == a.host))
+                .map(|a| a.value.as_str());
+            let resp = self.retrying(req, &url, value)?;
             let status = resp.status().as_u16();
-            if status == 401 && !authorized {
-                let challenge = header(&resp, "www-authenticate").unwrap_or_default();
-                self.auth
-                    .authorize(self, req.host, req.repository, &challenge)?;
-                authorized = true;
-                continue;
-            }
-            if is_redirect(status) {
-                return self.follow(req, &url, resp);
-            }
-            return Ok(resp);
-        }
-    }
-
-    /// Follows the redirects of a response to `from`. The registry's
-    /// `Authorization` goes only to the registry's host; storage hosts get
-    /// none (their URLs carry their own signatures).
-    fn follow(
-        &self,
-        req: &Request<'_>,
-        from: &str,
-        mut resp: Response<Body>,
-    ) -> Result<Response<Body>> {
-        let mut url = from.to_string();
-        for _ in 0..MAX_REDIRECTS {
-            let Some(location) = header(&resp, "location") else {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    format!("{url}: redirect without a Location"),
-                ));
-            };
-            url = join_url(&url, &location);
-            let same_host = host_of(&url).is_some_and(|h| h == req.host);
-            let auth = if same_host {
-                self.auth.header(req.host, req.repository)
-            } else {
-                None
-            };
-            resp = retrying(&url, || {
-                self.call(&req.method, &url, &req.headers, auth.as_deref())
-            })?;
-            if !is_redirect(resp.status().as_u16()) {
+            if !is_redirect(status) {
                 return Ok(resp);
             }
+            let Some(location) = header(&resp, "location") else {
+                return Err(Error::new(
+                    Kind::InvalidContent,
+                    format!("{url}: redirect ({status}) without a Location"),
+                ));
+            };
+            let next = join_url(&url, &location);
+            if !(next.starts_with("https://") || next.starts_with("http://")) {
+                return Err(Error::new(
+                    Kind::InvalidContent,
+                    format!(
+                        "{url}: refused a redirect to {} (only http and https are followed)",
+                        Untrusted(&next)
+                    ),
+                ));
+            }
+            self.debug(|| format!("{url}: redirected to {}", Untrusted(&next)));
+            url = next;
         }
         Err(Error::new(
             Kind::Unavailable,
-            format!("{from}: more than {MAX_REDIRECTS} redirects"),
+            format!("{}: more than {MAX_REDIRECTS} redirects", req.url),
         ))
+    }
+
+    /// Calls `url` until the answer is final: connection errors, 5xx and 429
+    /// are tried again with backoff (honouring `Retry-After`), [`ATTEMPTS`]
+    /// times in all; then the last answer, whatever its status, is returned.
+    fn retrying(&self, req: &Request<'_>, url: &str, auth: Option<&str>) -> Result<Response<Body>> {
+        let mut attempt = 0;
+        loop {
+            let last = attempt + 1 >= ATTEMPTS;
+            let backoff = BACKOFF * 2u32.pow(attempt);
+            let started = Instant::now();
+            let answer = self.call(req, url, auth);
+            let pause = match &answer {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    self.debug(|| {
+                        let length = header(r, "content-length")
+                            .map(|l| format!(" {l} bytes"))
+                            .unwrap_or_default();
+                        format!(
+                            "{} {} {status}{length} {} ms{}",
+                            req.method,
+                            redact(url),
+                            started.elapsed().as_millis(),
+                            if auth.is_some() { " (authorized)" } else { "" }
+                        )
+                    });
+                    if last || !(status == 429 || status >= 500) {
+                        return answer.map_err(|e| transport_error(url, &e));
+                    }
+                    retry_after(r).unwrap_or(backoff)
+                }
+                Err(e) if !last && retryable(e) => {
+                    self.debug(|| format!("{} {}: {e}", req.method, redact(url)));
+                    backoff
+                }
+                Err(e) => return Err(transport_error(url, e)),
+            };
+            let pause = pause.min(MAX_RETRY_AFTER);
+            self.debug(|| {
+                format!(
+                    "{} {}: retrying in {} ms (attempt {} of {ATTEMPTS})",
+                    req.method,
+                    redact(url),
+                    pause.as_millis(),
+                    attempt + 2
+                )
+            });
+            std::thread::sleep(pause);
+            attempt += 1;
+        }
     }
 
     fn call(
         &self,
-        method: &http::Method,
+        req: &Request<'_>,
         url: &str,
-        headers: &[(&'static str, String)],
         auth: Option<&str>,
     ) -> std::result::Result<Response<Body>, ureq::Error> {
-        let mut builder = http::Request::builder().method(method.clone()).uri(url);
-        for (name, value) in headers {
+        let mut builder = http::Request::builder().method(req.method.clone()).uri(url);
+        for (name, value) in &req.headers {
             builder = builder.header(*name, value);
         }
         if let Some(auth) = auth {
             builder = builder.header("authorization", auth);
         }
-        let request = builder.body(()).map_err(ureq::Error::Http)?;
-        let host = host_of(url).unwrap_or_default();
-        self.agent_for(&host).run(request)
-    }
-
-    /// A plain GET (or form POST) to an auth realm, with optional Basic credentials.
-    pub fn realm_request(
-        &self,
-        url: &str,
-        basic: Option<&str>,
-        form: Option<&str>,
-    ) -> Result<Response<Body>> {
-        let host = host_of(url).unwrap_or_default();
-        retrying(url, || {
-            let mut builder = http::Request::builder().uri(url);
-            if let Some(b) = basic {
-                builder = builder.header("authorization", format!("Basic {b}"));
-            }
-            let agent = self.agent_for(&host);
-            match form {
-                Some(form) => builder
-                    .method("POST")
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(form.to_string())
-                    .map_err(ureq::Error::Http)
-                    .and_then(|r| agent.run(r)),
-                None => builder
-                    .method("GET")
-                    .body(())
-                    .map_err(ureq::Error::Http)
-                    .and_then(|r| agent.run(r)),
-            }
-        })
-    }
-}
-
-/// Calls `call` until its answer is final: connection errors, 5xx and 429
-/// are tried again with backoff (honouring `Retry-After`), [`ATTEMPTS`]
-/// times in all; then the last answer, whatever its status, is returned.
-fn retrying(
-    url: &str,
-    mut call: impl FnMut() -> std::result::Result<Response<Body>, ureq::Error>,
-) -> Result<Response<Body>> {
-    let mut attempt = 0;
-    loop {
-        let last = attempt + 1 >= ATTEMPTS;
-        let backoff = BACKOFF * 2u32.pow(attempt);
-        let pause = match call() {
-            Ok(r) if !last && (r.status().as_u16() == 429 || r.status().as_u16() >= 500) => {
-                retry_after(&r).unwrap_or(backoff)
-            }
-            Ok(r) => return Ok(r),
-            Err(e) if !last && retryable(&e) => backoff,
-            Err(e) => return Err(transport_error(url, &e)),
-        };
-        std::thread::sleep(pause.min(MAX_RETRY_AFTER));
-        attempt += 1;
+        let agent = self.agent_for(&host_of(url).unwrap_or_default());
+        match req.body {
+            Some(body) => agent.run(builder.body(body).map_err(ureq::Error::Http)?),
+            None => agent.run(builder.body(()).map_err(ureq::Error::Http)?),
+        }
     }
 }
 
@@ -247,72 +260,101 @@ fn retryable(e: &ureq::Error) -> bool {
         ureq::Error::Io(_)
             | ureq::Error::Timeout(_)
             | ureq::Error::ConnectionFailed
-            | ureq::Error::HostNotFound
             | ureq::Error::Protocol(_)
     )
+}
+
+/// A URL as `--debug` prints it: its query (signatures of storage hosts,
+/// upload states) cut off.
+fn redact(url: &str) -> String {
+    match url.split_once('?') {
+        Some((path, _)) => format!("{}?…", Untrusted(path)),
+        None => Untrusted(url).to_string(),
+    }
 }
 
 /// A failure to talk to `url` at all.
 pub(crate) fn transport_error(url: &str, e: &ureq::Error) -> Error {
     let text = e.to_string();
     let kind = match e {
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Kind::FailedPrecondition,
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => Kind::InvalidArgument,
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Kind::PermissionDenied,
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => Kind::InvalidContent,
         ureq::Error::BodyExceedsLimit(_) => Kind::InvalidContent,
         _ => Kind::Unavailable,
     };
-    let hint = if kind == Kind::FailedPrecondition {
-        " (for a registry with a self-signed certificate: --insecure)"
+    let hint = if kind == Kind::PermissionDenied {
+        " (a registry with a certificate of its own: trust its CA, or --insecure)"
     } else {
         ""
     };
-    Error::new(kind, format!("{url}: {text}{hint}"))
+    Error::new(kind, format!("{}: {}{hint}", redact(url), Untrusted(&text)))
+}
+
+/// The kind of error a registry's status means.
+pub(crate) fn status_kind(status: u16) -> Kind {
+    match status {
+        401 => Kind::Unauthenticated,
+        403 => Kind::PermissionDenied,
+        404 => Kind::NotFound,
+        // The size or range we asked for is not what the registry has.
+        416 => Kind::DataCorruption,
+        429 | 500..=599 => Kind::Unavailable,
+        _ => Kind::InvalidContent,
+    }
 }
 
 /// Turns a response that is not a success into an error about `object`,
 /// quoting the registry's own error code and message.
-pub(crate) fn status_error(object: &str, mut resp: Response<Body>) -> Error {
+pub(crate) fn status_error(object: &str, resp: Response<Body>) -> Error {
+    let (kind, said) = said(resp);
+    Error::new(kind, format!("{object}: {} ({said})", kind.name()))
+}
+
+/// The kind of error a response means, and `registry said STATUS CODE:
+/// message` quoting its error body.
+pub(crate) fn said(mut resp: Response<Body>) -> (Kind, String) {
     let status = resp.status().as_u16();
-    let kind = match status {
-        401 => Kind::Unauthenticated,
-        403 => Kind::PermissionDenied,
-        404 => Kind::NotFound,
-        400 | 405 | 414 => Kind::InvalidArgument,
-        416 => Kind::InvalidArgument,
-        429 | 500..=599 => Kind::Unavailable,
-        _ => Kind::Internal,
-    };
     let mut body = Vec::new();
     let _ = resp
         .body_mut()
         .as_reader()
-        .take(64 * 1024)
+        .take(MAX_ERROR_BODY)
         .read_to_end(&mut body);
-    let said = registry_said(&body)
+    let quoted = registry_said(&body)
         .map(|s| format!(" {s}"))
         .unwrap_or_default();
-    Error::new(
-        kind,
-        format!("{object}: {} (registry said {status}{said})", kind.name()),
+    (
+        status_kind(status),
+        format!("registry said {status}{quoted}"),
     )
 }
 
-/// `CODE: message` of the first error in a registry error body.
+/// `CODE: message` of the first error in a registry error body, escaped.
 fn registry_said(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let e = v.get("errors")?.get(0)?;
     let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
     let msg = e.get("message").and_then(|c| c.as_str()).unwrap_or("");
     Some(if msg.is_empty() {
-        code.to_string()
+        Untrusted(code).to_string()
     } else {
-        format!("{code}: {msg}")
+        format!("{}: {}", Untrusted(code), Untrusted(msg))
     })
 }
 
 /// Whether `host` (with or without port) is this machine: plain HTTP and no proxy.
 pub(crate) fn is_loopback(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
+    let name = host_name(host);
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The name of `host[:port]` without its port (and brackets).
+pub(crate) fn host_name(host: &str) -> &str {
+    match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(""),
         None => host.rsplit_once(':').map_or(host, |(h, p)| {
             if p.bytes().all(|b| b.is_ascii_digit()) {
@@ -321,12 +363,7 @@ pub(crate) fn is_loopback(host: &str) -> bool {
                 host
             }
         }),
-    };
-    name == "localhost"
-        || name.ends_with(".localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    }
 }
 
 /// The `host[:port]` of an absolute URL.
@@ -417,6 +454,9 @@ mod tests {
         ] {
             assert!(!is_loopback(h), "{h}");
         }
+        assert_eq!(host_name("127.0.0.1:5000"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:5000"), "::1");
+        assert_eq!(host_name("reg.io"), "reg.io");
     }
 
     #[test]
@@ -436,7 +476,7 @@ mod tests {
     }
 
     #[test]
-    fn registry_error_bodies_are_quoted() {
+    fn registry_error_bodies_are_quoted_and_escaped() {
         let body =
             br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
         assert_eq!(
@@ -444,5 +484,17 @@ mod tests {
             "MANIFEST_UNKNOWN: manifest unknown"
         );
         assert_eq!(registry_said(b"<html>"), None);
+        let evil = br#"{"errors":[{"code":"X","message":"a\u001b]0;pwned\u0007\nforged line"}]}"#;
+        let said = registry_said(evil).unwrap();
+        assert!(!said.chars().any(|c| c.is_control()), "{said:?}");
+    }
+
+    #[test]
+    fn urls_lose_their_query_in_the_log() {
+        assert_eq!(
+            redact("https://s3/x?X-Amz-Signature=secret"),
+            "https://s3/x?…"
+        );
+        assert_eq!(redact("http://r/v2/"), "http://r/v2/");
     }
 }

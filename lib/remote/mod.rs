@@ -1,513 +1,104 @@
 //! The registry client: the OCI distribution API over blocking `ureq`.
-//! Resolving a name to a descriptor, fetching manifests (verified, bounded in
-//! size) and blobs (streamed, verified as they stream, resumed with `Range`
-//! when the connection breaks).
 //!
-//! Everything a registry sends is untrusted until its digest matches. This
-//! module knows nothing of the store: callers decide where bytes go.
+//! [`http`] sends one request (retries, redirects, credentials kept to
+//! their host); [`auth`] answers challenges with tokens for a [`Scope`];
+//! [`credentials`] finds what docker and podman files hold; [`Remote`] runs
+//! the 401 → authorize → retry loop over them, and [`fetch`] pulls
+//! manifests and blobs through it.
 
 mod auth;
+pub mod credentials;
+mod fetch;
 mod http;
 
-use std::io::{self, Read};
 use std::time::Duration;
 
-use ::ureq::http::Method;
+use ureq::Body;
+use ureq::http::Response;
 
-use crate::descriptor::{self, Descriptor};
-use crate::digest::{Digest, Digester};
-use crate::error::{Error, Kind, Result};
-use crate::reference::Reference;
-use crate::stream::{Chunk, ReadAhead};
-use http::{Request, Transport, header, status_error};
+pub use auth::Scope;
+pub use credentials::{Credentials, Sources};
+pub use fetch::{Blob, Object};
+pub use http::Log;
 
-/// Blobs up to this size are received on the reading thread itself.
-const SHORT_BLOB: u64 = 4 << 20;
+use crate::error::Result;
+use auth::Auth;
+use http::{Http, Request, header, status_error};
 
-/// The largest manifest or index dist accepts.
-pub const MAX_MANIFEST: u64 = 4 << 20;
-/// Interruptions of one blob download that are resumed before giving up.
-const RESUMES: u32 = 8;
+/// How long to wait for a connection, and for the next byte of an answer,
+/// unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How to reach registries.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct Options {
     /// Use plain HTTP for every registry (loopback registries always use it).
     pub plain_http: bool,
     /// Skip TLS certificate verification.
     pub insecure: bool,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long to wait for the next byte of an answer (or to send one).
+    pub read_timeout: Duration,
+    /// Where credentials come from.
+    pub sources: Sources,
+    /// Where `--debug` lines go: one per request, where credentials came
+    /// from, why a retry happened. Never a secret.
+    pub log: Option<Log>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            plain_http: false,
+            insecure: false,
+            connect_timeout: DEFAULT_TIMEOUT,
+            read_timeout: DEFAULT_TIMEOUT,
+            sources: Sources::default(),
+            log: None,
+        }
+    }
 }
 
 /// A client for registries, with its connections and credentials.
 pub struct Remote {
-    transport: Transport,
-}
-
-/// What `fetch` found for a digest: a manifest (read whole) or a blob (a stream).
-#[allow(clippy::large_enum_variant)] // one per fetch, never in a collection
-pub enum Object<'a> {
-    /// A manifest or index, verified.
-    Manifest(Descriptor, Vec<u8>),
-    /// A blob, verified as it is read.
-    Blob(Blob<'a>),
+    http: Http,
+    auth: Auth,
 }
 
 impl Remote {
     /// A client with `opts`.
     pub fn new(opts: &Options) -> Result<Remote> {
         Ok(Remote {
-            transport: Transport::new(opts)?,
+            http: Http::new(opts)?,
+            auth: Auth::new(opts.sources.clone()),
         })
     }
 
-    fn request<'a>(
-        &self,
-        r: &'a Reference,
-        method: Method,
-        path: String,
-        headers: Vec<(&'static str, String)>,
-    ) -> Request<'a> {
-        Request {
-            method,
-            host: r.api_host(),
-            path: format!("/v2/{}/{path}", r.path()),
-            repository: r.path(),
-            headers,
-        }
+    /// `scheme://host/v2/path`.
+    fn url(&self, host: &str, path: &str) -> String {
+        format!("{}://{host}/v2/{path}", self.http.scheme(host))
     }
 
-    /// Resolves `r` to the descriptor of its manifest or index, with a HEAD
-    /// request (a GET when the registry gives no digest).
-    pub fn resolve(&self, r: &Reference, accept: &[&str]) -> Result<Descriptor> {
-        let req = self.request(
-            r,
-            Method::HEAD,
-            format!("manifests/{}", r.object()),
-            vec![("accept", accept_header(accept))],
-        );
-        let resp = self.transport.send(&req)?;
-        if !resp.status().is_success() {
-            return Err(status_error(&r.to_string(), resp));
-        }
-        let media_type = content_type(&resp);
-        let size = header(&resp, "content-length").and_then(|v| v.parse::<u64>().ok());
-        let digest = match (
-            r.digest(),
-            header(&resp, "docker-content-digest").and_then(|d| d.parse::<Digest>().ok()),
-        ) {
-            (Some(d), _) => Some(d.clone()),
-            (None, Some(d)) => Some(d),
-            (None, None) => None,
-        };
-        match (media_type, digest, size) {
-            (Some(mt), Some(digest), Some(size))
-                if !mt.is_empty() && mt != "application/octet-stream" =>
-            {
-                check_schema(r, &mt)?;
-                Ok(Descriptor::new(mt, digest, size))
-            }
-            _ => self.manifest(r, accept).map(|(d, _)| d),
-        }
-    }
-
-    /// Fetches the manifest or index `r` names, verified against `r`'s digest
-    /// or the registry's `Docker-Content-Digest`, and at most [`MAX_MANIFEST`].
-    pub fn manifest(&self, r: &Reference, accept: &[&str]) -> Result<(Descriptor, Vec<u8>)> {
-        let req = self.request(
-            r,
-            Method::GET,
-            format!("manifests/{}", r.object()),
-            vec![("accept", accept_header(accept))],
-        );
-        let mut resp = self.transport.send(&req)?;
-        if !resp.status().is_success() {
-            return Err(status_error(&r.to_string(), resp));
-        }
-        let declared =
-            header(&resp, "docker-content-digest").and_then(|d| d.parse::<Digest>().ok());
-        let media_type = content_type(&resp);
-        let mut body = Vec::new();
-        resp.body_mut()
-            .as_reader()
-            .take(MAX_MANIFEST + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| Error::new(Kind::Unavailable, format!("{r}: {}", Error::from(e))))?;
-        if body.len() as u64 > MAX_MANIFEST {
-            return Err(Error::new(
-                Kind::InvalidContent,
-                format!("{r}: manifest larger than {} bytes; refused", MAX_MANIFEST),
-            ));
-        }
-        let expected = r.digest().cloned().or(declared);
-        let digest = match &expected {
-            Some(e) => {
-                let mut d = e.algorithm().digester();
-                d.update(&body);
-                d.finish()
-            }
-            None => Digest::of(&body),
-        };
-        if let Some(e) = &expected
-            && *e != digest
-        {
-            return Err(Error::new(
-                Kind::DataCorruption,
-                format!("{r}: manifest has digest {digest}, not {e}; not trusted"),
-            ));
-        }
-        let media_type = media_type
-            .filter(|m| !m.is_empty() && m != "application/json" && m != "text/plain")
-            .or_else(|| sniff(&body));
-        let media_type = media_type.ok_or_else(|| {
-            Error::new(
-                Kind::InvalidContent,
-                format!("{r}: the registry did not say what the manifest is"),
-            )
-        })?;
-        check_schema(r, &media_type)?;
-        Ok((Descriptor::new(media_type, digest, body.len() as u64), body))
-    }
-
-    /// Opens blob `digest` of `r`'s repository at byte `offset`. From offset 0
-    /// the stream is verified against `digest` (and `size` when known) as it
-    /// is read; from later offsets the caller hashes what came before.
-    pub fn blob<'a>(
-        &'a self,
-        r: &Reference,
-        digest: &Digest,
-        size: Option<u64>,
-        offset: u64,
-    ) -> Result<Blob<'a>> {
-        let mut blob = Blob {
-            remote: self,
-            reference: r.with_digest(digest.clone()),
-            digest: digest.clone(),
-            size,
-            pos: offset,
-            body: None,
-            hasher: (offset == 0).then(|| digest.algorithm().digester()),
-            interruptions: 0,
-            done: false,
-        };
-        blob.open()?;
-        Ok(blob)
-    }
-
-    /// Fetches the object `r`'s digest names: a manifest when the media type
-    /// hints say so, else the blob, else (a registry that keeps manifests
-    /// apart) the manifest. Distribution answers a layer digest on the
-    /// manifests endpoint with a 500, so blobs are asked first.
-    pub fn fetch<'a>(&'a self, r: &Reference, hints: &[String]) -> Result<Object<'a>> {
-        let digest = r
-            .digest()
-            .ok_or_else(|| Error::invalid(format!("{r}: fetching a blob needs a digest")))?
-            .clone();
-        let manifest_hint = hints.iter().any(|h| is_manifest_type(h));
-        if !manifest_hint {
-            match self.blob(r, &digest, None, 0) {
-                Ok(blob) => return Ok(Object::Blob(blob)),
-                Err(e) if e.kind() == Kind::NotFound && hints.is_empty() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let accept: Vec<&str> = hints.iter().map(String::as_str).collect();
-        let (d, body) = self.manifest(r, &accept)?;
-        Ok(Object::Manifest(d, body))
-    }
-}
-
-impl Remote {
-    /// Writes the object `r` names to `out`: its manifest or index for a tag,
-    /// the manifest or blob for a digest, verified. Returns its descriptor.
-    /// A blob is streamed: when its digest turns out wrong, the error comes
-    /// after the bytes, and what was written must not be trusted.
-    pub fn fetch_to(
-        &self,
-        r: &Reference,
-        hints: &[String],
-        out: &mut dyn io::Write,
-    ) -> Result<Descriptor> {
-        let write_err = |e: io::Error| Error::io(&e).context("output");
-        if r.digest().is_none() {
-            let accept: Vec<&str> = hints.iter().map(String::as_str).collect();
-            let (d, body) = self.manifest(r, &accept)?;
-            out.write_all(&body).map_err(write_err)?;
-            return Ok(d);
-        }
-        match self.fetch(r, hints)? {
-            Object::Manifest(d, body) => {
-                out.write_all(&body).map_err(write_err)?;
-                Ok(d)
-            }
-            Object::Blob(mut blob) => {
-                while let Some(chunk) = blob.next_chunk().map_err(Error::from)? {
-                    out.write_all(&chunk).map_err(write_err)?;
-                }
-                let media = hints
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "application/octet-stream".to_string());
-                Ok(Descriptor::new(media, blob.digest.clone(), blob.pos))
-            }
-        }
-    }
-}
-
-fn is_manifest_type(t: &str) -> bool {
-    descriptor::is_manifest(t) || descriptor::is_index(t) || descriptor::is_schema1(t)
-}
-
-fn accept_header(accept: &[&str]) -> String {
-    let mut seen: Vec<&str> = Vec::new();
-    for a in accept.iter().chain(descriptor::MANIFEST_TYPES.iter()) {
-        if !seen.contains(a) {
-            seen.push(a);
-        }
-    }
-    seen.join(", ")
-}
-
-fn content_type(resp: &::ureq::http::Response<::ureq::Body>) -> Option<String> {
-    header(resp, "content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_string())
-}
-
-/// The media type a manifest or index says it has, or seems to have from
-/// its fields: for registries that do not send one, and blobs of a store.
-pub fn sniff(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {
-        return Some(mt.to_string());
-    }
-    match v.get("schemaVersion").and_then(|s| s.as_u64()) {
-        Some(1) => Some(descriptor::DOCKER_SCHEMA1.to_string()),
-        Some(2) if v.get("manifests").is_some() => Some(descriptor::OCI_INDEX.to_string()),
-        Some(2) if v.get("layers").is_some() => Some(descriptor::OCI_MANIFEST.to_string()),
-        _ => None,
-    }
-}
-
-fn check_schema(r: &Reference, media_type: &str) -> Result<()> {
-    if descriptor::is_schema1(media_type) {
-        return Err(Error::new(
-            Kind::InvalidContent,
-            format!(
-                "{r}: unsupported: schema1 manifest ({media_type}); the image must be pushed again in schema 2 or OCI form"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// A blob being downloaded, chunk by chunk ([`Blob::next_chunk`]): checked
-/// against its size and digest, and resumed with `Range` when the
-/// connection breaks.
-pub struct Blob<'a> {
-    remote: &'a Remote,
-    reference: Reference,
-    digest: Digest,
-    size: Option<u64>,
-    pos: u64,
-    body: Option<ReadAhead>,
-    hasher: Option<Digester>,
-    interruptions: u32,
-    done: bool,
-}
-
-impl Blob<'_> {
-    /// Leaves the digest to the caller, who hashes every byte anyway (a store
-    /// writer verifies at commit): one SHA-256 pass instead of two. The size
-    /// is still enforced.
-    pub fn digest_checked_by_caller(mut self) -> Self {
-        self.hasher = None;
-        self
-    }
-
-    /// The blob's size, when the caller or the registry said it.
-    pub fn size(&self) -> Option<u64> {
-        self.size
-    }
-
-    /// Bytes of the blob delivered so far, counting the starting offset.
-    pub fn position(&self) -> u64 {
-        self.pos
-    }
-
-    /// The next bytes of the blob, as received; `None` at its end, once
-    /// size and digest are checked.
-    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+    /// Sends `req` to the registry `host` with what `scope` needs: the
+    /// `Authorization` known for it, or, on a 401, the one its challenge
+    /// asks for, then once more. A 401 after that is an error naming the
+    /// credentials tried.
+    fn send(&self, host: &str, scope: &Scope, req: &Request<'_>) -> Result<Response<Body>> {
+        let mut auth = self.auth.header(host, scope);
+        let mut authorized = false;
         loop {
-            if self.done {
-                return Ok(None);
+            let resp = self.http.send(req, auth.as_ref())?;
+            if resp.status().as_u16() != 401 {
+                return Ok(resp);
             }
-            let Some(body) = self.body.as_mut() else {
-                self.open().map_err(io::Error::other)?;
-                continue;
-            };
-            match body.next_chunk() {
-                Ok(None) if self.size.is_some_and(|s| self.pos < s) => {
-                    self.interrupted(io::Error::from(io::ErrorKind::UnexpectedEof))?;
-                }
-                Ok(None) => {
-                    self.finish()?;
-                    return Ok(None);
-                }
-                Ok(Some(chunk)) => {
-                    let n = chunk.len() as u64;
-                    if let Some(size) = self.size
-                        && self.pos + n > size
-                    {
-                        self.done = true;
-                        return Err(corrupt(format!(
-                            "{}: more than the expected {size} bytes; not trusted",
-                            self.reference
-                        )));
-                    }
-                    if let Some(h) = self.hasher.as_mut() {
-                        h.update(&chunk);
-                    }
-                    self.pos += n;
-                    self.interruptions = 0;
-                    return Ok(Some(chunk));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => self.interrupted(e)?,
+            if authorized {
+                let object = format!("{host}/{}", scope.repository());
+                return Err(self.auth.refused(host, status_error(&object, resp)));
             }
+            let challenge = header(&resp, "www-authenticate").unwrap_or_default();
+            auth = Some(self.auth.authorize(&self.http, host, scope, &challenge)?);
+            authorized = true;
         }
-    }
-
-    fn open(&mut self) -> Result<()> {
-        let r = &self.reference;
-        let mut headers = Vec::new();
-        if self.pos > 0 {
-            headers.push(("range", format!("bytes={}-", self.pos)));
-        }
-        let req = self
-            .remote
-            .request(r, Method::GET, format!("blobs/{}", self.digest), headers);
-        let resp = self.remote.transport.send(&req)?;
-        let status = resp.status().as_u16();
-        if status == 416 && self.size == Some(self.pos) {
-            self.body = None;
-            self.done = true;
-            return Ok(());
-        }
-        if !resp.status().is_success() {
-            return Err(status_error(&r.to_string(), resp));
-        }
-        let length = header(&resp, "content-length").and_then(|v| v.parse::<u64>().ok());
-        let mut body = resp.into_body().into_reader();
-        if self.pos > 0 && status != 206 {
-            // The server ignored Range: skip what we have.
-            io::copy(&mut (&mut body).take(self.pos), &mut io::sink())
-                .map_err(|e| Error::io(&e).context(r))?;
-        }
-        if self.size.is_none() && status == 200 {
-            self.size = length;
-        }
-        // A thread to receive ahead pays off only over a few chunks.
-        let short = self.size.is_some_and(|s| s - self.pos.min(s) <= SHORT_BLOB);
-        self.body = Some(if short {
-            ReadAhead::inline(body)
-        } else {
-            ReadAhead::spawn(body)
-        });
-        Ok(())
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        self.done = true;
-        let r = &self.reference;
-        if let Some(size) = self.size
-            && self.pos != size
-        {
-            return Err(corrupt(format!(
-                "{r}: {} bytes, not the expected {size}; not trusted",
-                self.pos
-            )));
-        }
-        if let Some(h) = self.hasher.take() {
-            let got = h.finish();
-            if got != self.digest {
-                return Err(corrupt(format!(
-                    "{r}: content has digest {got}; not trusted"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn interrupted(&mut self, why: io::Error) -> io::Result<()> {
-        self.body = None;
-        self.interruptions += 1;
-        if self.interruptions > RESUMES {
-            return Err(io::Error::other(Error::new(
-                Kind::Unavailable,
-                format!(
-                    "{}: interrupted at byte {} {} times, last: {why}",
-                    self.reference, self.pos, RESUMES
-                ),
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(250) * 2u32.pow(self.interruptions.min(5) - 1));
-        self.open().map_err(io::Error::other)
-    }
-}
-
-fn corrupt(msg: String) -> io::Error {
-    io::Error::other(Error::new(Kind::DataCorruption, msg))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn manifests_without_a_content_type_are_sniffed() {
-        assert_eq!(
-            sniff(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}"#)
-                .unwrap(),
-            descriptor::OCI_INDEX
-        );
-        assert_eq!(
-            sniff(br#"{"schemaVersion":2,"manifests":[]}"#).unwrap(),
-            descriptor::OCI_INDEX
-        );
-        assert_eq!(
-            sniff(br#"{"schemaVersion":2,"config":{},"layers":[]}"#).unwrap(),
-            descriptor::OCI_MANIFEST
-        );
-        assert_eq!(
-            sniff(br#"{"schemaVersion":1,"fsLayers":[]}"#).unwrap(),
-            descriptor::DOCKER_SCHEMA1
-        );
-        assert_eq!(sniff(b"not json"), None);
-    }
-
-    #[test]
-    fn schema1_is_refused_with_a_reason() {
-        let r: Reference = "127.0.0.1:5000/old/image:v1".parse().unwrap();
-        for mt in [
-            descriptor::DOCKER_SCHEMA1,
-            descriptor::DOCKER_SCHEMA1_SIGNED,
-        ] {
-            let e = check_schema(&r, mt).unwrap_err();
-            assert_eq!(e.kind(), Kind::InvalidContent);
-            assert!(e.to_string().contains("unsupported: schema1"), "{e}");
-        }
-        assert!(check_schema(&r, descriptor::OCI_MANIFEST).is_ok());
-    }
-
-    #[test]
-    fn accept_lists_hints_first_without_repeats() {
-        assert_eq!(
-            accept_header(&[descriptor::DOCKER_MANIFEST]),
-            format!(
-                "{}, {}, {}, {}",
-                descriptor::DOCKER_MANIFEST,
-                descriptor::OCI_INDEX,
-                descriptor::DOCKER_MANIFEST_LIST,
-                descriptor::OCI_MANIFEST
-            )
-        );
     }
 }

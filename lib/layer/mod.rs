@@ -8,8 +8,6 @@
 //! one hashes and extracts.
 
 mod apply;
-mod root;
-mod tar;
 
 use std::io::{self, BufReader, Read};
 use std::path::Path;
@@ -131,7 +129,7 @@ pub fn apply_layer<R: Read + Send + 'static>(
     input: R,
     opts: &ApplyOptions,
 ) -> Result<Layer> {
-    let root = root::Root::open(dir).context(dir.display())?;
+    let root = crate::fs::root::Root::open(dir).context(dir.display())?;
     let (compression, stream) = decompress(input)?;
     // Inflating runs on its own thread; hashing runs on this one, beside
     // extracting, which leaves it time: the two cores are then evenly used.

@@ -20,36 +20,52 @@ const MAX_SIZE: u64 = i64::MAX as u64;
 
 /// The kind of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EntryKind {
+pub enum EntryKind {
+    /// A regular file (also the old `\0` type and contiguous files).
     File,
+    /// A hard link to an earlier entry.
     HardLink,
+    /// A symbolic link.
     Symlink,
+    /// A character device.
     Char,
+    /// A block device.
     Block,
+    /// A directory.
     Directory,
+    /// A named pipe.
     Fifo,
 }
 
 /// One entry's header, extended records applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct Header {
+    /// What the entry is.
     pub kind: EntryKind,
+    /// The path, as stored.
     pub name: Vec<u8>,
+    /// The target of a link.
     pub link: Vec<u8>,
+    /// Permission bits (and setuid, setgid, sticky).
     pub mode: u32,
+    /// The owner.
     pub uid: u64,
+    /// The group.
     pub gid: u64,
+    /// Bytes of data that follow.
     pub size: u64,
     /// Seconds and nanoseconds since the epoch.
     pub mtime: (i64, u32),
+    /// Device major number.
     pub dev_major: u32,
+    /// Device minor number.
     pub dev_minor: u32,
     /// `SCHILY.xattr.NAME` records: (NAME, value).
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Reads a tar stream header by header.
-pub(crate) struct TarReader<R> {
+pub struct TarReader<R> {
     inner: R,
     /// Data bytes of the current entry not read yet.
     remaining: u64,
@@ -75,6 +91,7 @@ fn read_error(e: io::Error) -> Error {
 }
 
 impl<R: Read> TarReader<R> {
+    /// A reader of the tar stream `inner`.
     pub fn new(inner: R) -> TarReader<R> {
         TarReader {
             inner,
@@ -85,7 +102,7 @@ impl<R: Read> TarReader<R> {
     }
 
     /// The next entry, or `None` at the end of the archive.
-    pub fn next(&mut self) -> Result<Option<Header>> {
+    pub fn next_header(&mut self) -> Result<Option<Header>> {
         self.skip_data()?;
         let mut pax: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut long_name: Option<Vec<u8>> = None;
@@ -228,7 +245,7 @@ impl<R: Read> TarReader<R> {
 }
 
 /// The data of one entry.
-pub(crate) struct Data<'a, R> {
+pub struct Data<'a, R> {
     reader: &'a mut TarReader<R>,
 }
 
@@ -455,7 +472,7 @@ mod tests {
         ]);
         let data = stream(&[(b"PaxHeaders/f", b'x', &records), (b"f", b'0', b"hello")]);
         let mut r = TarReader::new(&data[..]);
-        let h = r.next().unwrap().unwrap();
+        let h = r.next_header().unwrap().unwrap();
         assert_eq!(h.name, b"real/name");
         assert_eq!(
             h.xattrs,
@@ -468,7 +485,7 @@ mod tests {
         let mut body = Vec::new();
         r.data().read_to_end(&mut body).unwrap();
         assert_eq!(body, b"hello");
-        assert!(r.next().unwrap().is_none());
+        assert!(r.next_header().unwrap().is_none());
     }
 
     #[test]
@@ -481,8 +498,8 @@ mod tests {
             (b"link", b'2', b""),
         ]);
         let mut r = TarReader::new(&data[..]);
-        assert_eq!(r.next().unwrap().unwrap().name, long.as_bytes());
-        let h = r.next().unwrap().unwrap();
+        assert_eq!(r.next_header().unwrap().unwrap().name, long.as_bytes());
+        let h = r.next_header().unwrap().unwrap();
         assert_eq!(
             (h.kind, h.link.as_slice()),
             (EntryKind::Symlink, &b"target/far"[..])
@@ -518,7 +535,7 @@ mod tests {
         for (why, data) in cases {
             let mut r = TarReader::new(&data[..]);
             let e = (|| -> Result<()> {
-                while r.next()?.is_some() {
+                while r.next_header()?.is_some() {
                     io::copy(&mut r.data(), &mut io::sink()).map_err(read_error)?;
                 }
                 Ok(())
@@ -535,7 +552,7 @@ mod tests {
     fn names(data: &[u8]) -> Result<Vec<(Vec<u8>, EntryKind)>> {
         let mut r = TarReader::new(data);
         let mut out = Vec::new();
-        while let Some(h) = r.next()? {
+        while let Some(h) = r.next_header()? {
             out.push((h.name, h.kind));
         }
         Ok(out)

@@ -21,7 +21,7 @@ const MAX_LINKS: usize = 40;
 
 /// A cleaned path inside the root: its components, none empty, `.` or `..`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub(crate) struct Inside(Vec<Vec<u8>>);
+pub struct Inside(Vec<Vec<u8>>);
 
 impl Inside {
     /// Cleans `name` as if it were absolute: `a/../../b` → `b`, `/etc` → `etc`.
@@ -45,10 +45,12 @@ impl Inside {
         Some((Inside(rest.to_vec()), last))
     }
 
+    /// How many components deep the path is.
     pub fn depth(&self) -> usize {
         self.0.len()
     }
 
+    /// The path with one more component.
     pub fn join(&self, name: &[u8]) -> Inside {
         let mut parts = self.0.clone();
         parts.push(name.to_vec());
@@ -71,7 +73,7 @@ impl std::fmt::Display for Inside {
 }
 
 /// The target directory, opened once.
-pub(crate) struct Root {
+pub struct Root {
     fd: OwnedFd,
     openat2: Cell<bool>,
 }
@@ -91,6 +93,7 @@ impl Root {
         })
     }
 
+    /// The opened root directory.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

@@ -18,9 +18,9 @@ use std::os::unix::ffi::OsStrExt;
 use rustix::fs::{AtFlags, Dev, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
-use super::root::{Inside, Root};
-use super::tar::{EntryKind, Header, TarReader};
 use crate::error::{Error, Kind, Result};
+use crate::fs::root::{Inside, Root};
+use crate::tar::{EntryKind, Header, TarReader};
 
 /// How to apply.
 #[derive(Debug, Clone)]
@@ -88,7 +88,7 @@ pub(crate) fn apply(root: &Root, layer: impl Read, opts: &ApplyOptions) -> Resul
         buf: vec![0; 256 << 10],
     };
     let mut reader = TarReader::new(layer);
-    while let Some(h) = reader.next()? {
+    while let Some(h) = reader.next_header()? {
         a.entry(&h, &mut reader.data()).map_err(|e| {
             // A name the file system refuses (too long, a NUL) is the
             // layer's fault, not the command's.

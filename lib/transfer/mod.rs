@@ -1,0 +1,59 @@
+//! Where the store and registries meet: pulling an image into the store
+//! ([`pull`]), and the one event type transfers report their progress with,
+//! which the progress display draws.
+
+pub mod pull;
+
+use crate::descriptor::Descriptor;
+use crate::graph::ObjectKind;
+use crate::rootfs::Unpacked;
+
+pub use pull::{Options, Pulled, pull};
+
+/// What a transfer reports as it goes, for the progress display.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The name resolved to this root.
+    Resolved {
+        /// The full name.
+        name: &'a str,
+        /// Its root descriptor.
+        target: &'a Descriptor,
+    },
+    /// An object is being fetched, from `offset` (what an earlier pull kept).
+    Fetching {
+        /// What the object is.
+        kind: ObjectKind,
+        /// The object.
+        desc: &'a Descriptor,
+        /// Where the download starts.
+        offset: u64,
+    },
+    /// Bytes of an object are in.
+    Progress {
+        /// The object.
+        desc: &'a Descriptor,
+        /// Bytes of it in the store's ingest so far.
+        offset: u64,
+    },
+    /// An object is in the store.
+    Fetched {
+        /// What the object is.
+        kind: ObjectKind,
+        /// The object.
+        desc: &'a Descriptor,
+        /// It was there already: nothing was downloaded.
+        existed: bool,
+        /// Bytes an interrupted pull had kept.
+        resumed_from: u64,
+    },
+    /// A layer is unpacked.
+    Unpacked(&'a Unpacked),
+    /// The name is recorded.
+    Named {
+        /// The full name.
+        name: &'a str,
+        /// What it points at.
+        target: &'a Descriptor,
+    },
+}
