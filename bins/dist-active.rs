@@ -1,6 +1,6 @@
 //! dist-active: the writes in progress in the content store (DESIGN.md, "The store").
 use dist::cli::table::{Format, human_age, human_size, print_list};
-use dist::cli::{self, Cli};
+use dist::cli::{self, Cli, Program};
 use lexopt::Arg::*;
 use std::time::Duration;
 
@@ -19,8 +19,18 @@ an interrupted one stays in the store, to be resumed, and --all shows it.
 /// How long after its last write an ingest without a live writer is still shown.
 const RECENT: Duration = Duration::from_secs(300);
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-active",
+    about: "list the writes in progress in the store",
+    help: HELP,
+    groups: &[],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-active", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {

@@ -1,6 +1,6 @@
 //! dist-apply: a layer on stdin applied to a directory, safely (OCI image
 //! spec, "Applying Changesets").
-use dist::cli::{self, Cli};
+use dist::cli::{self, Cli, Program};
 use dist::digest::Digest;
 use dist::layer::{ApplyOptions, apply_layer};
 use lexopt::Arg::*;
@@ -20,8 +20,18 @@ as if DIR were the root.
     --no-same-owner            do not give entries the owners the layer says
                                (the default unless running as root)";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-apply",
+    about: "apply a layer on stdin to a directory, safely; print its diff ID",
+    help: HELP,
+    groups: &[],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-apply", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {

@@ -1,5 +1,5 @@
 //! dist-delete: remove blobs from the content store (DESIGN.md, "The store").
-use dist::cli::{self, Cli, parse_value};
+use dist::cli::{self, Cli, Program, parse_value};
 use dist::digest::Digest;
 use lexopt::Arg::*;
 use std::io::Write;
@@ -11,8 +11,18 @@ Remove each blob from the content store and print its digest.
 A digest not in the store is reported on stderr; the others are still removed.
 Images that still name a removed blob become incomplete: prefer dist-gc.";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-delete",
+    about: "remove blobs from the store",
+    help: HELP,
+    groups: &[],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-delete", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {

@@ -1,9 +1,8 @@
 //! dist-fetch: one object from a registry to stdout, verified (OCI
 //! distribution spec, "Pulling manifests" and "Pulling blobs").
-use dist::cli::{self, Cli};
+use dist::cli::{self, Cli, Group, Program};
 use dist::fs::AtomicFile;
 use dist::reference::Reference;
-use dist::remote::{Options, Remote};
 use lexopt::Arg::*;
 use std::path::PathBuf;
 
@@ -19,23 +18,29 @@ digest is wrong the exit status is 8 and what was written is not to be
 trusted (with -o, FILE is then left untouched).
 
 -o, --output FILE        write to FILE (whole, or not at all) instead
--m, --media-type TYPE    the media type expected (a hint; may repeat)
-    --plain-http         talk HTTP, not HTTPS (always so for localhost and 127.0.0.0/8)
-    --insecure           do not verify the registry's TLS certificate";
+-m, --media-type TYPE    the media type expected (a hint; may repeat)";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-fetch",
+    about: "write one object of a registry to stdout, verified",
+    help: HELP,
+    groups: &[Group::Registry],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-fetch", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
-    let (mut opts, mut hints, mut output) = (Options::default(), Vec::new(), None::<PathBuf>);
+    let (mut hints, mut output) = (Vec::new(), None::<PathBuf>);
     let mut words: Vec<String> = Vec::new();
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
             Short('o') | Long("output") => output = Some(cli.value()?.into()),
             Short('m') | Long("media-type") => hints.push(cli.string()?),
-            Long("plain-http") => opts.plain_http = true,
-            Long("insecure") => opts.insecure = true,
             Value(v) => match cli::parse_value::<String>(v)? {
                 w if w.starts_with("mediatype:") => hints.push(w["mediatype:".len()..].to_string()),
                 w => words.push(w),
@@ -53,7 +58,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             )));
         }
     };
-    let remote = Remote::new(&opts)?;
+    let remote = cli.remote()?;
     match output {
         Some(path) => {
             let mut file = AtomicFile::create(path)?;

@@ -1,7 +1,7 @@
 //! dist-gc: removes what no image of any namespace reaches (seed 004;
 //! DESIGN.md, "Programs").
 use dist::cli::table::human_size;
-use dist::cli::{self, Cli};
+use dist::cli::{self, Cli, Program};
 use dist::gc::{self, Options};
 use lexopt::Arg::*;
 use std::io::Write;
@@ -23,8 +23,18 @@ they wait for it: nothing is removed while it is being written.
     --ingest-age DURATION   abandoned ingests older than this go (default 24h)
     --no-wait               fail (exit 6) rather than wait for writers";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-gc",
+    about: "remove what no image of any namespace reaches",
+    help: HELP,
+    groups: &[],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-gc", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {

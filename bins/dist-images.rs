@@ -1,9 +1,9 @@
 //! dist-images: the image names of a namespace (seeds e53539c58f,
 //! 1f21fb7f8b, cc983be17a, 004; DESIGN.md, "Programs").
 use dist::cli::table::{Format, Table, human_size, print_list};
-use dist::cli::{self, Cli};
+use dist::cli::{self, Cli, Group, Program};
 use dist::gc;
-use dist::images::{self, Filter, Images, Namespace};
+use dist::images::{self, Filter, Images};
 use lexopt::Arg::*;
 use std::io::Write;
 
@@ -21,7 +21,6 @@ names, then collects garbage (dist-gc) unless --no-gc. label sets labels
 everything an image reaches is in the store (exit status 3 if not). Names
 are normalized as pulls record them: redis:7 is docker.io/library/redis:7.
 
--n, --namespace NS   the namespace (default $DIST_NAMESPACE, $CONTAINERD_NAMESPACE, else default)
 -q, --quiet          ls: print only the names
     --json           ls: one JSON object per image
     --filter F       ls: name==NAME, name~=REGEX, label.KEY==VALUE, label.KEY!=VALUE,
@@ -29,16 +28,25 @@ are normalized as pulls record them: redis:7 is docker.io/library/redis:7.
     --no-gc          rm: leave unreachable content in the store
     --force          tag: replace NEWNAME if it names another image";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-images",
+    about: "list, remove, label, tag and check the image names of a namespace",
+    help: HELP,
+    groups: &[Group::Namespace],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-images", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
     let (mut format, mut filters, mut no_gc, mut force) = (Format::Table, Vec::new(), false, false);
-    let (mut namespace, mut words) = (None::<String>, Vec::<String>::new());
+    let mut words = Vec::<String>::new();
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
-            Short('n') | Long("namespace") => namespace = Some(cli.string()?),
             Short('q') | Long("quiet") => format = Format::Quiet,
             Long("json") => format = Format::Json,
             Long("filter") => filters.push(cli.parse::<Filter>("--filter")?),
@@ -49,7 +57,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         }
     }
     let store = cli.store();
-    let images = Images::new(&store, Namespace::select(namespace.as_deref())?);
+    let images = Images::new(&store, cli.namespace()?);
     let (command, args) = words
         .split_first()
         .ok_or_else(|| dist::Error::invalid("missing command: ls, rm, label, tag or check"))?;

@@ -1,6 +1,6 @@
 //! dist-ingest: standard input into the content store, verified, locked and
 //! resumable (DESIGN.md, "The store").
-use dist::cli::{self, Cli};
+use dist::cli::{self, Cli, Program};
 use dist::content::WriterOptions;
 use lexopt::Arg::*;
 use std::io::Write;
@@ -18,8 +18,18 @@ resumes from it. Prints the digest it committed.
 -s, --expected-size N         the size in bytes the content must have
     --no-wait                 fail at once (exit 6) if REF is being written";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-ingest",
+    about: "write stdin into the store: verified, locked, resumable",
+    help: HELP,
+    groups: &[],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-ingest", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {

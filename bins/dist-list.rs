@@ -1,6 +1,6 @@
 //! dist-list: the committed blobs of the content store (DESIGN.md, "The store").
 use dist::cli::table::{Format, human_age, human_size, print_list};
-use dist::cli::{self, Cli};
+use dist::cli::{self, Cli, Program};
 use lexopt::Arg::*;
 
 const HELP: &str = "\
@@ -11,8 +11,18 @@ List the blobs committed to the content store: DIGEST SIZE AGE, by digest.
 -q, --quiet         print only the digests
     --json          print one JSON object per blob: digest, size, committed";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-list",
+    about: "list the blobs in the store",
+    help: HELP,
+    groups: &[],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-list", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {

@@ -1,5 +1,5 @@
 //! dist-path: where each blob lives in the content store (DESIGN.md, "The store").
-use dist::cli::{self, Cli, parse_value};
+use dist::cli::{self, Cli, Program, parse_value};
 use dist::digest::Digest;
 use lexopt::Arg::*;
 use std::io::Write;
@@ -12,8 +12,18 @@ A digest not in the store is reported on stderr; the others are still printed.
 
 -n, --name-only     print only the path";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-path",
+    about: "print where blobs live in the store",
+    help: HELP,
+    groups: &[],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-path", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {

@@ -1,12 +1,10 @@
 //! dist-pull: an image from a registry into the store, named and unpacked
 //! (seeds e53539c58f, 55a1b4eff8; DESIGN.md, "Programs").
 use dist::cli::progress::Display;
-use dist::cli::{self, Cli};
+use dist::cli::{self, Cli, Group, Program};
 use dist::graph::Platforms;
-use dist::images::Namespace;
 use dist::platform::Platform;
 use dist::reference::Reference;
-use dist::remote::{self, Remote};
 use dist::rootfs::Target;
 use dist::transfer::{self, Options};
 use lexopt::Arg::*;
@@ -28,21 +26,26 @@ one line per event, or one JSON object per event with --json.
     --all-platforms          fetch every platform of an index (unpack this machine's)
     --no-unpack              fetch and name only
     --rootfs DIR             flatten the image into DIR instead of snapshots
--n, --namespace NS           the namespace of the name (default $DIST_NAMESPACE,
-                             $CONTAINERD_NAMESPACE, else default)
-    --json                   one JSON object per event
-    --plain-http             talk HTTP, not HTTPS (always so for localhost and 127.0.0.0/8)
-    --insecure               do not verify the registry's TLS certificate";
+    --json                   one JSON object per event";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-pull",
+    about: "pull an image into the store, name it and unpack it",
+    help: HELP,
+    groups: &[Group::Namespace, Group::Registry],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-pull", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
-    let mut remote_opts = remote::Options::default();
     let (mut jobs, mut platforms, mut all) = (4usize, None::<Platform>, false);
     let (mut no_unpack, mut rootfs, mut json) = (false, None::<std::path::PathBuf>, false);
-    let (mut namespace, mut reference) = (None::<String>, None::<Reference>);
+    let mut reference = None::<Reference>;
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
             Short('j') | Long("jobs") => jobs = cli.parse("--jobs")?,
@@ -50,10 +53,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             Long("all-platforms") => all = true,
             Long("no-unpack") => no_unpack = true,
             Long("rootfs") => rootfs = Some(cli.value()?.into()),
-            Short('n') | Long("namespace") => namespace = Some(cli.string()?),
             Long("json") => json = true,
-            Long("plain-http") => remote_opts.plain_http = true,
-            Long("insecure") => remote_opts.insecure = true,
             Value(v) if reference.is_none() => reference = Some(cli::parse_value(v)?),
             _ => return Err(arg.unexpected()),
         }
@@ -83,10 +83,10 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             (false, Some(dir)) => Some(Target::Dir(dir)),
             (false, None) => Some(Target::Snapshots),
         },
-        namespace: Namespace::select(namespace.as_deref())?,
+        namespace: cli.namespace()?,
     };
     let store = cli.store();
-    let remote = Remote::new(&remote_opts)?;
+    let remote = cli.remote()?;
     let display = Display::new(json);
     let pulled = display
         .run(|| transfer::pull(&store, &remote, &reference, &opts, &|e| display.event(e)))?;

@@ -1,9 +1,9 @@
 //! dist-rootfs: snapshots of unpacked layers and their mount commands
 //! (seeds 38a6f90f2b, 3a20dd41d5, b1bc82726f; DESIGN.md, "Programs").
 use dist::cli::table::{Format, human_age, print_list};
-use dist::cli::{self, Cli};
+use dist::cli::{self, Cli, Group, Program};
 use dist::digest::Digest;
-use dist::images::{Images, Namespace};
+use dist::images::Images;
 use dist::platform::Platform;
 use dist::rootfs::{self, Snapshots, Target};
 use lexopt::Arg::*;
@@ -30,25 +30,31 @@ bind mount of a single layer, an overlay of several); TARGET defaults to the
 snapshot's own mnt directory. mount prints that command again. ls lists
 KEY KIND PARENT AGE. rm removes snapshots no other one sits on.
 
--n, --namespace NS       the namespace of NAME (default $DIST_NAMESPACE,
-                         $CONTAINERD_NAMESPACE, else default)
     --platform OS/ARCH[/V]   unpack: the platform of an index (default: this machine's)
     --rootfs DIR         unpack: flatten into DIR, no snapshots
     --view               prepare: read-only
 -q, --quiet              ls: print only the keys
     --json               ls: one JSON object per snapshot";
 
+/// The program, for its own binary and for `dist`.
+pub const PROGRAM: Program = Program {
+    name: "dist-rootfs",
+    about: "unpack images into snapshots; print mount commands",
+    help: HELP,
+    groups: &[Group::Namespace],
+    run,
+};
+
+#[allow(dead_code)] // `dist` has a main of its own
 fn main() -> std::process::ExitCode {
-    cli::run("dist-rootfs", HELP, run)
+    cli::main(&PROGRAM)
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
-    let (mut namespace, mut platform, mut rootfs) =
-        (None::<String>, None::<Platform>, None::<PathBuf>);
+    let (mut platform, mut rootfs) = (None::<Platform>, None::<PathBuf>);
     let (mut view, mut format, mut words) = (false, Format::Table, Vec::<String>::new());
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
-            Short('n') | Long("namespace") => namespace = Some(cli.string()?),
             Long("platform") => platform = Some(cli.parse("--platform")?),
             Long("rootfs") => rootfs = Some(cli.value()?.into()),
             Long("view") => view = true,
@@ -67,8 +73,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     let usage = |what: &str| dist::Error::invalid(format!("{command}: give {what}"));
     match (command.as_str(), args.as_slice()) {
         ("unpack", [what]) => {
-            let root =
-                Images::new(&store, Namespace::select(namespace.as_deref())?).root_of(what)?;
+            let root = Images::new(&store, cli.namespace()?).root_of(what)?;
             let platform = platform.unwrap_or_else(Platform::host);
             let target = match rootfs {
                 Some(dir) => Target::Dir(dir),

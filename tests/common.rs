@@ -2,6 +2,7 @@
 
 use crate::util::*;
 
+/// Every program file: the separate programs and `dist`.
 pub fn programs() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/bins"))
         .unwrap()
@@ -17,10 +18,18 @@ pub fn programs() -> Vec<String> {
     names
 }
 
+/// The separate programs, `dist-NAME`.
+pub fn separate_programs() -> Vec<String> {
+    programs()
+        .into_iter()
+        .filter(|p| p.starts_with("dist-"))
+        .collect()
+}
+
 #[test]
 fn every_program_has_help_and_version() {
     let env = Env::new("common-help");
-    for prog in programs() {
+    for prog in separate_programs() {
         let name = prog.trim_start_matches("dist-");
         let help = env.dist(name).arg("--help").ok();
         assert!(

@@ -1,7 +1,7 @@
 //! Docs that cannot drift: programs ⇔ Cargo.toml ⇔ man pages ⇔ README, every
 //! option of --help in the man page and back, and pages that lint clean.
 
-use crate::common::programs;
+use crate::common::{programs, separate_programs};
 use crate::util::*;
 use std::collections::BTreeSet;
 use std::fs;
@@ -68,7 +68,7 @@ fn programs_cargo_man_pages_and_readme_agree() {
 #[test]
 fn every_option_in_help_is_in_the_man_page_and_back() {
     let env = Env::new("docs-options");
-    for prog in programs() {
+    for prog in separate_programs() {
         let help = env
             .dist(prog.trim_start_matches("dist-"))
             .arg("--help")

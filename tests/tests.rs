@@ -15,6 +15,7 @@ mod fetch;
 mod images;
 mod ingest;
 mod list;
+mod multicall;
 mod path;
 mod pull;
 mod resolve;

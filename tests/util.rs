@@ -47,6 +47,17 @@ impl Env {
         }
     }
 
+    /// A command running the built binary `name` (`dist`, the multi-call one).
+    pub fn bin(&self, name: &str) -> Cmd {
+        let mut cmd = Command::new(bin_dir().join(name));
+        self.setup(&mut cmd);
+        Cmd {
+            cmd,
+            stdin: Input::Null,
+            desc: name.to_string(),
+        }
+    }
+
     /// A shell pipeline with the programs on PATH, run as written.
     pub fn sh(&self, script: &str) -> Cmd {
         let mut cmd = Command::new("bash");

@@ -17,18 +17,57 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::content::Store;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Context, Error, Kind, Result};
+use crate::images::Namespace;
+use crate::remote::{self, Remote};
 
 pub use crate::VERSION;
 
-const COMMON_HELP: &str = "\
-Common options:
-    --root DIR      the content store (default: $DIST_ROOT, else ./.content)
-    --debug         print diagnostics on stderr
-    --timeout DUR   give up after DUR (30s, 5m, 1h30m) with exit code 6
--h, --help          print this help and exit
--v, --version       print the version and exit";
+const COMMON_HELP: &str =
+    "    --root DIR             the content store (default: $DIST_ROOT, else ./.content)
+    --debug                print diagnostics on stderr
+    --timeout DUR          give up after DUR (30s, 5m, 1h30m) with exit code 6
+-h, --help                 print this help and exit
+-v, --version              print the version and exit";
+
+const NAMESPACE_HELP: &str = "\
+-n, --namespace NS         the namespace (default: $DIST_NAMESPACE, else
+                           $CONTAINERD_NAMESPACE, else default)";
+
+const REGISTRY_HELP: &str =
+    "    --plain-http           talk HTTP, not HTTPS (always so for localhost and 127.0.0.0/8)
+    --insecure             do not verify registries' TLS certificates
+    --creds USER[:PASS]    credentials for every registry (instead of the files)
+    --authfile FILE        read credentials from FILE only (docker's config.json form)
+    --idle-timeout DUR     give up on a registry that connects or answers nothing for
+                           DUR (default 30s)";
+
+/// The flags a program takes beside its own and the common ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// `-n`, `--namespace`.
+    Namespace,
+    /// `--plain-http`, `--insecure`, `--creds`, `--authfile`, `--idle-timeout`.
+    Registry,
+}
+
+/// A program: its name, what it does in one line (for `dist --help`), its
+/// help text, the flag groups it takes, and its body.
+pub struct Program {
+    /// `dist-pull`.
+    pub name: &'static str,
+    /// One line for `dist --help`.
+    pub about: &'static str,
+    /// The help text, toybox style: usage lines, a paragraph, its options.
+    pub help: &'static str,
+    /// The shared flag groups it takes.
+    pub groups: &'static [Group],
+    /// The body, given the parsed command line.
+    pub run: fn(&mut Cli) -> Result<()>,
+}
 
 /// One argument of the command line, owned, so that programs can ask for an
 /// option's value while they look at the option.
@@ -72,30 +111,69 @@ impl From<lexopt::Error> for Error {
 
 /// The state of one program run: its arguments, common settings and stdout.
 pub struct Cli {
-    name: &'static str,
-    help: &'static str,
+    /// The name the user typed: `dist-pull`, or `dist pull`.
+    name: String,
+    program: &'static Program,
     parser: lexopt::Parser,
     root: Option<PathBuf>,
     debug: bool,
+    namespace: Option<String>,
+    remote: remote::Options,
     status: u8,
     out: BufWriter<Stdout>,
 }
 
 impl Cli {
-    fn new(name: &'static str, help: &'static str) -> Cli {
+    fn new(program: &'static Program, name: String, args: Vec<OsString>) -> Cli {
         Cli {
             name,
-            help,
-            parser: lexopt::Parser::from_env(),
+            program,
+            parser: lexopt::Parser::from_args(args),
             root: None,
             debug: false,
+            namespace: None,
+            remote: remote::Options::default(),
             status: 0,
             out: BufWriter::with_capacity(64 * 1024, io::stdout()),
         }
     }
 
-    /// The next argument that is not a common flag; common flags are applied
-    /// as they come.
+    fn takes(&self, group: Group) -> bool {
+        self.program.groups.contains(&group)
+    }
+
+    /// The help text as printed: the program's, its groups' and the common
+    /// options, usage lines naming the program as it was called.
+    fn help(&self) -> String {
+        let mut text = String::new();
+        for line in self.program.help.trim_end().lines() {
+            let line = match line.strip_prefix("usage: ") {
+                Some(rest) => format!("usage: {}", rest.replacen(self.program.name, &self.name, 1)),
+                None if line.trim_start().starts_with(self.program.name) => {
+                    line.replacen(self.program.name, &self.name, 1)
+                }
+                None => line.to_string(),
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+        if self.takes(Group::Registry) {
+            text.push_str("\nRegistry options:\n");
+            text.push_str(REGISTRY_HELP);
+            text.push('\n');
+        }
+        text.push_str("\nCommon options:\n");
+        if self.takes(Group::Namespace) {
+            text.push_str(NAMESPACE_HELP);
+            text.push('\n');
+        }
+        text.push_str(COMMON_HELP);
+        text.push('\n');
+        text
+    }
+
+    /// The next argument that is not a shared flag; shared flags are
+    /// applied as they come.
     pub fn next_arg(&mut self) -> Result<Option<Arg>> {
         loop {
             let arg = match self.parser.next()? {
@@ -104,28 +182,53 @@ impl Cli {
                 Some(lexopt::Arg::Long(s)) => Arg::Long(s.to_string()),
                 Some(lexopt::Arg::Value(v)) => Arg::Value(v),
             };
-            match arg.get() {
-                lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => {
-                    let text = format!("{}\n\n{COMMON_HELP}\n", self.help.trim_end());
-                    let _ = self.out().write_all(text.as_bytes());
-                    self.exit(0);
-                }
-                lexopt::Arg::Short('v') | lexopt::Arg::Long("version") => {
-                    let text = format!("{} dist {VERSION}\n", self.name);
-                    let _ = self.out().write_all(text.as_bytes());
-                    self.exit(0);
-                }
-                lexopt::Arg::Long("root") => self.root = Some(self.value()?.into()),
-                lexopt::Arg::Long("debug") => self.debug = true,
-                lexopt::Arg::Long("timeout") => {
-                    let text = self.string()?;
-                    let limit =
-                        crate::time::parse_duration(&text).map_err(|e| e.context("--timeout"))?;
-                    watchdog(self.name, text, limit);
-                }
-                _ => return Ok(Some(arg)),
+            if !self.shared(&arg)? {
+                return Ok(Some(arg));
             }
         }
+    }
+
+    /// Applies `arg` if it is a common flag or one of the program's groups.
+    fn shared(&mut self, arg: &Arg) -> Result<bool> {
+        use lexopt::Arg::{Long, Short};
+        let namespace = self.takes(Group::Namespace);
+        let registry = self.takes(Group::Registry);
+        match arg.get() {
+            Short('h') | Long("help") => {
+                let text = self.help();
+                let _ = self.out().write_all(text.as_bytes());
+                self.exit(0);
+            }
+            Short('v') | Long("version") => {
+                let text = format!("{} dist {VERSION}\n", self.name);
+                let _ = self.out().write_all(text.as_bytes());
+                self.exit(0);
+            }
+            Long("root") => self.root = Some(self.value()?.into()),
+            Long("debug") => self.debug = true,
+            Long("timeout") => {
+                let text = self.string()?;
+                let limit = crate::time::parse_duration(&text).context("--timeout")?;
+                watchdog(self.name.clone(), text, limit);
+            }
+            Short('n') | Long("namespace") if namespace => self.namespace = Some(self.string()?),
+            Long("plain-http") if registry => self.remote.plain_http = true,
+            Long("insecure") if registry => self.remote.insecure = true,
+            Long("creds") if registry => {
+                self.remote.sources.creds = Some(self.parse("--creds")?);
+            }
+            Long("authfile") if registry => {
+                self.remote.sources.authfile = Some(self.value()?.into());
+            }
+            Long("idle-timeout") if registry => {
+                let limit =
+                    crate::time::parse_duration(&self.string()?).context("--idle-timeout")?;
+                self.remote.connect_timeout = limit;
+                self.remote.read_timeout = limit;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// The value of the option just returned by [`Cli::next_arg`].
@@ -163,6 +266,23 @@ impl Cli {
         Store::open(root)
     }
 
+    /// The namespace: `-n`, else `$DIST_NAMESPACE`, else
+    /// `$CONTAINERD_NAMESPACE`, else `default`.
+    pub fn namespace(&self) -> Result<Namespace> {
+        Namespace::select(self.namespace.as_deref())
+    }
+
+    /// A registry client as the registry flags say, logging to stderr
+    /// under `--debug`.
+    pub fn remote(&self) -> Result<Remote> {
+        let mut opts = self.remote.clone();
+        if self.debug {
+            let name = self.name.clone();
+            opts.log = Some(Arc::new(move |line: &str| say(&format!("{name}: {line}"))));
+        }
+        Remote::new(&opts)
+    }
+
     /// Whether `--debug` was given.
     pub fn debugging(&self) -> bool {
         self.debug
@@ -171,13 +291,13 @@ impl Cli {
     /// Prints a diagnostic on stderr when `--debug` was given.
     pub fn debug(&self, msg: impl Display) {
         if self.debug {
-            eprintln!("{}: {msg}", self.name);
+            say(&format!("{}: {msg}", self.name));
         }
     }
 
     /// Prints a warning on stderr.
     pub fn warn(&self, msg: impl Display) {
-        eprintln!("{}: warning: {msg}", self.name);
+        say(&format!("{}: warning: {msg}", self.name));
     }
 
     /// Reports the failure of one item of many: prints it and sets the final
@@ -200,9 +320,9 @@ impl Cli {
     }
 
     fn show(&self, err: &Error) {
-        eprintln!("{}: {err}", self.name);
+        say(&format!("{}: {err}", self.name));
         if err.kind() == Kind::InvalidArgument {
-            eprintln!("Try '{} --help' for more information.", self.name);
+            say(&format!("Try '{} --help' for more information.", self.name));
         }
     }
 
@@ -210,6 +330,13 @@ impl Cli {
         let _ = self.out().flush();
         std::process::exit(code.into())
     }
+}
+
+/// Writes `line` and a newline to stderr. A stderr that cannot be written
+/// (a full disk, a closed pipe) loses the line, never the exit code.
+pub fn say(line: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(format!("{line}\n").as_bytes());
 }
 
 /// Keeps glibc from raising its mmap threshold as buffers are freed: by
@@ -291,21 +418,30 @@ where
 
 /// Ends the process with "unavailable" once `limit` has passed. Every write of
 /// the store is atomic, so stopping anywhere loses nothing.
-fn watchdog(name: &'static str, text: String, limit: Duration) {
+fn watchdog(name: String, text: String, limit: Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(limit);
-        eprintln!("{name}: timed out after {text}");
+        say(&format!("{name}: timed out after {text}"));
         std::process::exit(Kind::Unavailable.exit_code().into());
     });
 }
 
-/// Runs a program: `fn main() -> ExitCode { cli::run("dist-x", HELP, run) }`.
-/// Prints the error once as `dist-x: object: cause` and returns the exit code
-/// of its kind (or of the first item that failed).
-pub fn run(name: &'static str, help: &'static str, main: fn(&mut Cli) -> Result<()>) -> ExitCode {
+/// Runs a program as its own binary: `fn main() -> ExitCode { cli::main(&PROGRAM) }`.
+pub fn main(program: &'static Program) -> ExitCode {
+    run(
+        program,
+        program.name.to_string(),
+        std::env::args_os().skip(1).collect(),
+    )
+}
+
+/// Runs `program` as `name` (what the user typed) with `args`: prints the
+/// error once as `name: object: cause` and returns the exit code of its kind
+/// (or of the first item that failed).
+pub fn run(program: &'static Program, name: String, args: Vec<OsString>) -> ExitCode {
     fixed_mmap_threshold();
-    let mut cli = Cli::new(name, help);
-    let result = main(&mut cli);
+    let mut cli = Cli::new(program, name, args);
+    let result = (program.run)(&mut cli);
     let flushed = cli
         .out()
         .flush()
@@ -318,4 +454,85 @@ pub fn run(name: &'static str, help: &'static str, main: fn(&mut Cli) -> Result<
         }
     };
     ExitCode::from(code)
+}
+
+/// The multi-call program: runs the program named by the link it was
+/// called through (`dist-pull` → dist-pull), or by its first argument
+/// (`dist pull REF`); `dist --help` lists them, `dist help CMD` is
+/// `dist CMD --help`.
+pub fn multicall(programs: &'static [&'static Program]) -> ExitCode {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let called = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(p) = programs.iter().find(|p| p.name == called) {
+        return run(p, called, args.collect());
+    }
+    let mut args: Vec<OsString> = args.collect();
+    let first = (!args.is_empty()).then(|| args.remove(0));
+    let first = first.as_ref().map(|a| a.to_string_lossy().into_owned());
+    let find = |cmd: &str| {
+        programs
+            .iter()
+            .find(|p| p.name.strip_prefix("dist-") == Some(cmd))
+    };
+    match first.as_deref() {
+        None => {
+            say(multicall_help(programs).trim_end());
+            ExitCode::from(Kind::InvalidArgument.exit_code())
+        }
+        Some("-h" | "--help") => {
+            let _ = io::stdout()
+                .lock()
+                .write_all(multicall_help(programs).as_bytes());
+            ExitCode::SUCCESS
+        }
+        Some("-v" | "--version") => {
+            let _ = writeln!(io::stdout().lock(), "dist {VERSION}");
+            ExitCode::SUCCESS
+        }
+        Some("help") => match args.first().map(|a| a.to_string_lossy().into_owned()) {
+            Some(cmd) => match find(&cmd) {
+                Some(p) => run(p, format!("dist {cmd}"), vec!["--help".into()]),
+                None => unknown(&cmd),
+            },
+            None => {
+                let _ = io::stdout()
+                    .lock()
+                    .write_all(multicall_help(programs).as_bytes());
+                ExitCode::SUCCESS
+            }
+        },
+        Some(cmd) => match find(cmd) {
+            Some(p) => run(p, format!("dist {cmd}"), args),
+            None => unknown(cmd),
+        },
+    }
+}
+
+/// What `dist --help` prints: usage and one line per command.
+fn multicall_help(programs: &[&Program]) -> String {
+    let mut text = String::from(
+        "usage: dist COMMAND [ARG]...\n       dist help COMMAND\n\n\
+         Move OCI and Docker images between registries, a content store on disk\n\
+         and directories. Each command is also a program of its own, dist-COMMAND,\n\
+         and a link to dist named dist-COMMAND runs that command.\n\nCommands:\n",
+    );
+    for p in programs {
+        let cmd = p.name.trim_start_matches("dist-");
+        text.push_str(&format!("    {cmd:<10} {}\n", p.about));
+    }
+    text.push_str("\nRun 'dist COMMAND --help' for a command's options.\n");
+    text
+}
+
+fn unknown(cmd: &str) -> ExitCode {
+    say(&format!(
+        "dist: unknown command '{}'",
+        crate::error::Untrusted(cmd)
+    ));
+    say("Try 'dist --help' for the list of commands.");
+    ExitCode::from(Kind::InvalidArgument.exit_code())
 }

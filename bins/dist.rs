@@ -1,0 +1,50 @@
+//! dist: every dist-NAME program in one binary (busybox and uutils'
+//! `coreutils` dispatch the same way). `dist pull REF` runs dist-pull; so
+//! does a link to `dist` named `dist-pull`. Each program's code is its own
+//! file, included here as a module: one copy, two builds.
+use dist::cli::{self, Program};
+
+#[path = "dist-active.rs"]
+mod active;
+#[path = "dist-apply.rs"]
+mod apply;
+#[path = "dist-delete.rs"]
+mod delete;
+#[path = "dist-fetch.rs"]
+mod fetch;
+#[path = "dist-gc.rs"]
+mod gc;
+#[path = "dist-images.rs"]
+mod images;
+#[path = "dist-ingest.rs"]
+mod ingest;
+#[path = "dist-list.rs"]
+mod list;
+#[path = "dist-path.rs"]
+mod path;
+#[path = "dist-pull.rs"]
+mod pull;
+#[path = "dist-resolve.rs"]
+mod resolve;
+#[path = "dist-rootfs.rs"]
+mod rootfs;
+
+/// Every program, in the order `dist --help` lists them.
+const PROGRAMS: &[&Program] = &[
+    &resolve::PROGRAM,
+    &fetch::PROGRAM,
+    &pull::PROGRAM,
+    &ingest::PROGRAM,
+    &apply::PROGRAM,
+    &images::PROGRAM,
+    &rootfs::PROGRAM,
+    &list::PROGRAM,
+    &active::PROGRAM,
+    &path::PROGRAM,
+    &delete::PROGRAM,
+    &gc::PROGRAM,
+];
+
+fn main() -> std::process::ExitCode {
+    cli::multicall(PROGRAMS)
+}
