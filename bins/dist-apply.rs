@@ -60,6 +60,12 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             a.skipped_xattrs
         ));
     }
+    if a.skipped_symlink_xattrs > 0 {
+        cli.warn(format_args!(
+            "skipped {} user.* extended attributes on symlinks (Linux refuses them)",
+            a.skipped_symlink_xattrs
+        ));
+    }
     cli.debug(format_args!(
         "{} entries, {} bytes, {:?}",
         a.entries, layer.size, layer.compression

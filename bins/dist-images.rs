@@ -23,8 +23,9 @@ are normalized as pulls record them: redis:7 is docker.io/library/redis:7.
 
 -q, --quiet          ls: print only the names
     --json           ls: one JSON object per image
-    --filter F       ls: name==NAME, name~=REGEX, label.KEY==VALUE, label.KEY!=VALUE,
-                     label.KEY; several must all hold
+    --filter F       ls: name==NAME, name!=NAME, name~=REGEX, label.KEY==VALUE,
+                     label.KEY!=VALUE, label.KEY~=REGEX, label.KEY (or containerd's
+                     labels.\"KEY\"==VALUE); F,F or several --filter must all hold
     --no-gc          rm: leave unreachable content in the store
     --force          tag: replace NEWNAME if it names another image";
 
@@ -49,7 +50,10 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         match arg.get() {
             Short('q') | Long("quiet") => format = Format::Quiet,
             Long("json") => format = Format::Json,
-            Long("filter") => filters.push(cli.parse::<Filter>("--filter")?),
+            Long("filter") => {
+                let text = cli.string()?;
+                filters.extend(Filter::parse_all(&text)?);
+            }
             Long("no-gc") => no_gc = true,
             Long("force") => force = true,
             Value(v) => words.push(cli::parse_value(v)?),

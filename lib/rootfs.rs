@@ -187,8 +187,8 @@ fn check_diff_id(layer: &Descriptor, got: &Digest, want: &Digest) -> Result<()> 
 pub struct Snapshot {
     /// A chain ID for a committed snapshot, the user's key for an active one.
     pub key: String,
-    /// `committed` or `active`.
-    pub kind: &'static str,
+    /// Committed (a layer, read-only) or active (writable).
+    pub kind: SnapshotKind,
     /// The chain ID it sits on.
     pub parent: Option<Digest>,
     /// When it was made.
@@ -196,11 +196,48 @@ pub struct Snapshot {
     pub created: SystemTime,
 }
 
+/// What a snapshot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotKind {
+    /// One layer applied, keyed by chain ID; never changes.
+    Committed,
+    /// A writable snapshot on top of committed ones, keyed by the user's key.
+    Active,
+}
+
+impl fmt::Display for SnapshotKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SnapshotKind::Committed => "committed",
+            SnapshotKind::Active => "active",
+        })
+    }
+}
+
+/// The file system type of a mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountKind {
+    /// A bind mount of one directory.
+    Bind,
+    /// An overlay of several.
+    Overlay,
+}
+
+impl fmt::Display for MountKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MountKind::Bind => "bind",
+            MountKind::Overlay => "overlay",
+        })
+    }
+}
+
 /// How to mount a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
     /// `overlay` or `bind`.
-    pub kind: &'static str,
+    pub kind: MountKind,
     /// The source: `overlay`, or the directory bound.
     pub source: PathBuf,
     /// The `-o` options.
@@ -365,8 +402,8 @@ impl Snapshots {
     pub fn list(&self) -> Result<Vec<Snapshot>> {
         let mut out = Vec::new();
         for (sub, kind) in [
-            (self.dir.clone(), "committed"),
-            (self.dir.join("active"), "active"),
+            (self.dir.clone(), SnapshotKind::Committed),
+            (self.dir.join("active"), SnapshotKind::Active),
         ] {
             let entries = match fs::read_dir(&sub) {
                 Ok(e) => e,
@@ -377,7 +414,7 @@ impl Snapshots {
             for e in entries {
                 let e = e.context(sub.display())?;
                 let name = e.file_name().to_string_lossy().into_owned();
-                let key = if kind == "committed" {
+                let key = if kind == SnapshotKind::Committed {
                     match Digest::from_parts(Algorithm::Sha256, &name) {
                         Ok(d) => d.to_string(),
                         Err(_) => continue,
@@ -480,19 +517,19 @@ impl Snapshots {
         let view = dir.join("view").exists();
         Ok(match (view, lowers.as_slice()) {
             (true, [only]) => Mount {
-                kind: "bind",
+                kind: MountKind::Bind,
                 source: only.clone(),
                 options: vec!["bind".into(), "ro".into()],
                 target,
             },
             (true, _) => Mount {
-                kind: "overlay",
+                kind: MountKind::Overlay,
                 source: "overlay".into(),
                 options: vec!["ro".into(), format!("lowerdir={lowerdir}")],
                 target,
             },
             (false, _) => Mount {
-                kind: "overlay",
+                kind: MountKind::Overlay,
                 source: "overlay".into(),
                 options: vec![
                     format!("lowerdir={lowerdir}"),
@@ -560,14 +597,14 @@ impl Snapshots {
         let mut keep = keep.clone();
         let all = self.list()?;
         for s in &all {
-            if s.kind == "active"
+            if s.kind == SnapshotKind::Active
                 && let Some(p) = &s.parent
             {
                 keep.extend(self.lowers(p).unwrap_or_default());
             }
         }
         let mut removed = Vec::new();
-        for s in all.iter().filter(|s| s.kind == "committed") {
+        for s in all.iter().filter(|s| s.kind == SnapshotKind::Committed) {
             let chain: Digest = s.key.parse()?;
             if !keep.contains(&chain) {
                 if !dry_run {
@@ -728,7 +765,7 @@ mod tests {
     #[test]
     fn mount_commands_quote_and_escape_paths() {
         let m = Mount {
-            kind: "overlay",
+            kind: MountKind::Overlay,
             source: "overlay".into(),
             options: vec![
                 format!(

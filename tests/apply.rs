@@ -729,6 +729,36 @@ fn pax_xattrs_are_set_on_files_and_directories() {
     }
 }
 
+/// Linux refuses `user.*` xattrs on symlinks: they are skipped with one
+/// warning that counts them, the link and the rest of the layer applied.
+#[test]
+fn user_xattrs_of_symlinks_are_skipped_with_one_warning() {
+    let env = Env::new("apply-symlink-xattr");
+    let root = env.dir.join("rootfs");
+    let layer = tar(&[
+        file("f", b"f").xattr("user.kept", b"v"),
+        symlink("l1", "f")
+            .xattr("user.a", b"1")
+            .xattr("user.b", b"2"),
+        symlink("l2", "f").xattr("user.c", b"3"),
+    ]);
+    let out = env.dist("apply").arg(&root).stdin(layer).ok();
+    assert_eq!(fs::read_link(root.join("l1")).unwrap(), Path::new("f"));
+    assert_eq!(fs::read_link(root.join("l2")).unwrap(), Path::new("f"));
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("symlinks"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "dist-apply: warning: skipped 3 user.* extended attributes on symlinks (Linux refuses them)"
+        ],
+        "{out:?}"
+    );
+}
+
 /// A PAX record is `LEN KEY=VALUE\n` and LEN frames it, so a value may hold
 /// newlines (binary `security.capability` values hold 0x0a). Splitting the
 /// header on newlines, as tar 0.4.46's `PaxExtensions` does, rejects such

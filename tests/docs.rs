@@ -127,5 +127,20 @@ fn man_pages_lint_clean() {
             "{}:\n{report}",
             path.display()
         );
+        // groff is what man(1) runs: it must not warn either (it does on
+        // characters outside ASCII that mandoc lets through).
+        let out = std::process::Command::new("groff")
+            .args(["-man", "-ww", "-z"])
+            .arg(&path)
+            .output()
+            .expect("groff is missing: apt-get install groff-base (scripts/test installs it)");
+        let report = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && report.trim().is_empty(),
+            "groff -man -ww -z {}:\n{report}",
+            path.display()
+        );
+        let text = fs::read(&path).unwrap();
+        assert!(text.is_ascii(), "{}: not ASCII", path.display());
     }
 }

@@ -148,6 +148,13 @@ fn labels_tags_filters_and_checks() {
     assert_eq!(q(&["name~=:1$"]), format!("{name}\n"));
     assert_eq!(q(&["name~=lbl/", "label.tier"]), format!("{copy}\n"));
     assert_eq!(q(&[&format!("name=={name}")]), format!("{name}\n"));
+    // containerd's syntax, as ctr users type it: quoted keys and values,
+    // conditions joined by commas.
+    assert_eq!(q(&[r#"labels."tier"==prod"#]), format!("{copy}\n"));
+    assert_eq!(q(&[r#"labels.tier=="prod""#]), format!("{copy}\n"));
+    assert_eq!(q(&["name~=lbl/,labels.tier==prod"]), format!("{copy}\n"));
+    assert_eq!(q(&["name~=^nothing,labels.tier==prod"]), "");
+    assert_eq!(q(&[&format!("name!={copy}")]), format!("{name}\n"));
     env.dist("images")
         .args(["ls", "--filter", "name~=("])
         .fails(2);

@@ -51,6 +51,8 @@ pub struct Applied {
     pub skipped_devices: u64,
     /// Extended attributes the file system refused.
     pub skipped_xattrs: u64,
+    /// `user.*` extended attributes of symlinks, which Linux refuses.
+    pub skipped_symlink_xattrs: u64,
 }
 
 /// The byte prefix of whiteout names.
@@ -478,9 +480,38 @@ impl Applier<'_> {
         // A symlink now stands where a cached path may go.
         self.last_dir = None;
         self.chown_at(dir, name, meta)?;
+        self.symlink_xattrs(dir, name, meta)?;
         rustix::fs::utimensat(dir, name, &meta.times(), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(io_err)?;
         self.remember_at(dir, name)
+    }
+
+    /// The xattrs of the symlink `name` in `dir`. Linux refuses `user.*`
+    /// on symlinks: those are counted, for one warning. The others are set
+    /// through `/proc/self/fd` (no `*at` call sets an xattr without
+    /// following a link; `dir` is already resolved inside the root and
+    /// `name` is one component).
+    fn symlink_xattrs(&mut self, dir: BorrowedFd<'_>, name: &[u8], meta: &Meta) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        for (key, value) in &meta.xattrs {
+            if key.starts_with(b"user.") {
+                self.done.skipped_symlink_xattrs += 1;
+                continue;
+            }
+            let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+            path.extend_from_slice(name);
+            match rustix::fs::lsetxattr(
+                OsStr::from_bytes(&path),
+                OsStr::from_bytes(key),
+                value,
+                rustix::fs::XattrFlags::empty(),
+            ) {
+                Ok(()) => {}
+                Err(e) if refused_xattr(e) => self.done.skipped_xattrs += 1,
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+        Ok(())
     }
 
     fn hardlink(&mut self, dir: BorrowedFd<'_>, name: &[u8], target: &Inside) -> Result<()> {
@@ -567,16 +598,7 @@ impl Applier<'_> {
                 rustix::fs::XattrFlags::empty(),
             ) {
                 Ok(()) => {}
-                Err(
-                    Errno::NOTSUP
-                    | Errno::PERM
-                    | Errno::ACCESS
-                    | Errno::INVAL
-                    | Errno::NOSPC
-                    | Errno::RANGE,
-                ) => {
-                    self.done.skipped_xattrs += 1;
-                }
+                Err(e) if refused_xattr(e) => self.done.skipped_xattrs += 1,
                 Err(e) => return Err(io_err(e)),
             }
         }
@@ -653,6 +675,15 @@ fn open_subdir(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd> {
 }
 
 /// The error for what only a privileged process may write.
+/// Whether setting an xattr failed because the file system or the
+/// process's privileges refuse it (skipped with a warning), not an I/O error.
+fn refused_xattr(e: Errno) -> bool {
+    matches!(
+        e,
+        Errno::NOTSUP | Errno::PERM | Errno::ACCESS | Errno::INVAL | Errno::NOSPC | Errno::RANGE
+    )
+}
+
 fn missing_privilege(cap: &str, what: &str) -> Error {
     Error::new(
         Kind::PermissionDenied,
