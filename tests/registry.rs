@@ -94,7 +94,7 @@ pub fn agent() -> ureq::Agent {
 }
 
 /// Runs `cmd`, feeding it `stdin`, and returns its stdout; panics on failure.
-fn run(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {
+pub fn run(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {
     let desc = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::piped())

@@ -4,6 +4,7 @@
 mod image;
 mod registry;
 mod rig;
+mod tls;
 mod util;
 
 mod active;
