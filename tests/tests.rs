@@ -8,6 +8,8 @@ mod rig;
 mod tls;
 mod util;
 
+mod front_rig;
+
 mod active;
 mod apply;
 mod common;
