@@ -1,7 +1,8 @@
 //! A real registry for the tests: Debian's `docker-registry` (the CNCF
 //! distribution registry 2.8) on 127.0.0.1, in a fresh directory, with no
 //! authentication, htpasswd (Basic) or token authentication served by our own
-//! token issuer. It pushes test content itself, authenticating as needed.
+//! token issuer, on plain HTTP or on TLS with a certificate from the test CA.
+//! It pushes test content itself, authenticating as needed.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -13,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::tls::{self, ClientCert, ServerCert};
 
 /// How clients must authenticate to the registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +51,16 @@ pub struct Registry {
     token: Option<TokenServer>,
     agent: ureq::Agent,
     storage_host: Option<StorageHost>,
+    tls: Option<Tls>,
+}
+
+/// How the registry serves TLS.
+#[derive(Clone)]
+struct Tls {
+    server: ServerCert,
+    /// With one, clients must present a certificate from its CA
+    /// (`http.tls.clientcas`); the rig presents this one.
+    client: Option<ClientCert>,
 }
 
 fn unique() -> String {
@@ -94,7 +107,7 @@ pub fn agent() -> ureq::Agent {
 }
 
 /// Runs `cmd`, feeding it `stdin`, and returns its stdout; panics on failure.
-fn run(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {
+pub fn run(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {
     let desc = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -122,17 +135,37 @@ impl Registry {
     /// Starts a registry with `auth` on a free port in a fresh directory and
     /// waits until it answers.
     pub fn start(auth: Auth) -> Registry {
-        Registry::start_with(auth, false)
+        Registry::start_with(auth, false, None)
+    }
+
+    /// Starts a registry serving HTTPS with `cert` (from [`tls::Ca::issue`]).
+    pub fn start_tls(auth: Auth, cert: &ServerCert) -> Registry {
+        let tls = Tls {
+            server: cert.clone(),
+            client: None,
+        };
+        Registry::start_with(auth, false, Some(tls))
+    }
+
+    /// Starts a registry serving HTTPS with `cert` that asks every client
+    /// for a certificate signed by `client`'s CA; the rig itself presents
+    /// `client`.
+    pub fn start_mtls(auth: Auth, cert: &ServerCert, client: &ClientCert) -> Registry {
+        let tls = Tls {
+            server: cert.clone(),
+            client: Some(client.clone()),
+        };
+        Registry::start_with(auth, false, Some(tls))
     }
 
     /// Starts a registry whose blob downloads redirect to a [`StorageHost`]
     /// on another loopback address, as registries backed by S3 or a CDN do
     /// (distribution's `redirect` storage middleware).
     pub fn start_redirecting(auth: Auth) -> Registry {
-        Registry::start_with(auth, true)
+        Registry::start_with(auth, true, None)
     }
 
-    fn start_with(auth: Auth, redirect: bool) -> Registry {
+    fn start_with(auth: Auth, redirect: bool, tls: Option<Tls>) -> Registry {
         let bin = binary();
         let base = std::env::var_os("DIST_TEST_TMP")
             .map(PathBuf::from)
@@ -159,8 +192,12 @@ impl Registry {
             child: None,
             auth,
             token,
-            agent: agent(),
+            agent: match &tls {
+                Some(t) => tls::agent(&t.server.ca, t.client.as_ref()),
+                None => agent(),
+            },
             storage_host: None,
+            tls,
         };
         if redirect {
             reg.storage_host = Some(StorageHost::start(reg.storage.clone()));
@@ -205,6 +242,20 @@ impl Registry {
             ),
             None => String::new(),
         };
+        let tls = match &self.tls {
+            Some(t) => {
+                let mut s = format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    t.server.cert.display(),
+                    t.server.key.display()
+                );
+                if let Some(c) = &t.client {
+                    s.push_str(&format!("    clientcas:\n      - {}\n", c.ca.display()));
+                }
+                s
+            }
+            None => String::new(),
+        };
         let config = format!(
             "version: 0.1
 log:
@@ -225,7 +276,7 @@ http:
   secret: dist-test-secret
   headers:
     X-Content-Type-Options: [nosniff]
-{auth}{middleware}",
+{tls}{auth}{middleware}",
             storage = self.storage.display(),
             port = self.port,
         );
@@ -281,9 +332,10 @@ http:
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` on TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.host())
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.host())
     }
 
     pub fn auth(&self) -> Auth {

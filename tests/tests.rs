@@ -1,10 +1,14 @@
 //! End-to-end tests: the built programs run as a user runs them, against
 //! stores in fresh directories and a real registry (Debian's docker-registry)
 //! on 127.0.0.1. One module per program, the docs, and the rig itself.
+mod front;
 mod image;
 mod registry;
 mod rig;
+mod tls;
 mod util;
+
+mod front_rig;
 
 mod active;
 mod apply;
