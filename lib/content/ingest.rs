@@ -137,11 +137,49 @@ impl Store {
         }
         let store_lock = self.lock(false, opts.wait)?;
         let dir = self.ingest_root().join(key(reference));
-        let lock = loop {
+        let lock = self.lock_ingest(&dir, reference, &opts)?;
+        // Committed under another ref while we waited?
+        if let Some(expected) = &opts.expected
+            && let Err(e) = self.check_exists(expected, opts.total)
+        {
+            remove_ingest_dir(&dir);
+            return Err(e);
+        }
+        lock.set_len(0)
+            .and_then(|()| lock.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0))
+            .context(dir.display())?;
+        let (data, offset, total) = open_data(&dir, reference, opts.total)?;
+        let algorithm = opts
+            .expected
+            .as_ref()
+            .map_or(Algorithm::Sha256, |d| d.algorithm());
+        Ok(Writer {
+            store: self.clone(),
+            dir,
+            reference: reference.to_string(),
+            _lock: lock,
+            _store_lock: store_lock,
+            data,
+            expected: opts.expected,
+            total,
+            digester: Some(algorithm.digester()),
+            hashed: 0,
+            offset,
+            resumed_from: offset,
+            pipe: None,
+            done: false,
+        })
+    }
+
+    /// Creates the ingest directory `dir` if needed and takes its lock
+    /// (waiting unless `opts.wait` is false). A writer that committed and
+    /// removed the directory while we waited makes us start over.
+    fn lock_ingest(&self, dir: &Path, reference: &str, opts: &WriterOptions) -> Result<File> {
+        loop {
             if let Some(expected) = &opts.expected {
                 self.check_exists(expected, opts.total)?;
             }
-            match fs::create_dir(&dir) {
+            match fs::create_dir(dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(Error::io(&e).context(dir.display())),
@@ -165,73 +203,12 @@ impl Store {
             } else if !try_lock(lock.try_lock()).context(lock_path.display())? {
                 return Err(locked(reference, &lock));
             }
-            // The writer we waited for may have committed and removed the
-            // directory: only a lock that is still the one at the path counts.
+            // Only a lock that is still the one at the path counts.
             match (lock.metadata(), fs::metadata(&lock_path)) {
-                (Ok(held), Ok(now)) if inode(&held) == inode(&now) => break lock,
+                (Ok(held), Ok(now)) if inode(&held) == inode(&now) => return Ok(lock),
                 _ => continue,
             }
-        };
-        // Committed under another ref while we waited?
-        if let Some(expected) = &opts.expected
-            && let Err(e) = self.check_exists(expected, opts.total)
-        {
-            remove_ingest_dir(&dir);
-            return Err(e);
         }
-        lock.set_len(0)
-            .and_then(|()| lock.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0))
-            .context(dir.display())?;
-        let now = format_rfc3339(SystemTime::now());
-        let at = |name: &str| dir.join(name);
-        if !at("ref").exists() {
-            fs::write(at("ref"), reference).context(at("ref").display())?;
-        }
-        if !at("startedat").exists() {
-            fs::write(at("startedat"), &now).context(at("startedat").display())?;
-        }
-        fs::write(at("updatedat"), &now).context(at("updatedat").display())?;
-        let data = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(at("data"))
-            .context(at("data").display())?;
-        let mut offset = data.metadata().context(at("data").display())?.len();
-        let old_total = fs::read_to_string(at("total"))
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok());
-        if let Some(total) = opts.total {
-            if offset > total {
-                data.set_len(0).context(at("data").display())?;
-                offset = 0;
-            }
-            if old_total != Some(total) {
-                fs::write(at("total"), total.to_string()).context(at("total").display())?;
-            }
-        }
-        let algorithm = opts
-            .expected
-            .as_ref()
-            .map_or(Algorithm::Sha256, |d| d.algorithm());
-        Ok(Writer {
-            store: self.clone(),
-            dir,
-            reference: reference.to_string(),
-            _lock: lock,
-            _store_lock: store_lock,
-            data,
-            expected: opts.expected,
-            total: opts.total.or(old_total),
-            digester: Some(algorithm.digester()),
-            hashed: 0,
-            offset,
-            resumed_from: offset,
-            pipe: None,
-            done: false,
-        })
     }
 
     fn check_exists(&self, digest: &Digest, total: Option<u64>) -> Result<()> {
@@ -399,6 +376,43 @@ fn flock_holders() -> Option<HashSet<(u32, u32, u64)>> {
 /// the lock we hold and never sees a half-removed directory; a writer that
 /// starts after the lock is gone makes a fresh one, and our `rmdir` then
 /// leaves its files alone.
+/// Opens (or creates) the `data` of the ingest `dir` and writes its
+/// `ref`, times and `total`: returns the data file, the bytes it holds
+/// (dropped when more than `total`), and the total it must reach.
+fn open_data(dir: &Path, reference: &str, total: Option<u64>) -> Result<(File, u64, Option<u64>)> {
+    let now = format_rfc3339(SystemTime::now());
+    let at = |name: &str| dir.join(name);
+    if !at("ref").exists() {
+        fs::write(at("ref"), reference).context(at("ref").display())?;
+    }
+    if !at("startedat").exists() {
+        fs::write(at("startedat"), &now).context(at("startedat").display())?;
+    }
+    fs::write(at("updatedat"), &now).context(at("updatedat").display())?;
+    let data = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(at("data"))
+        .context(at("data").display())?;
+    let mut offset = data.metadata().context(at("data").display())?.len();
+    let old_total = fs::read_to_string(at("total"))
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    if let Some(total) = total {
+        if offset > total {
+            data.set_len(0).context(at("data").display())?;
+            offset = 0;
+        }
+        if old_total != Some(total) {
+            fs::write(at("total"), total.to_string()).context(at("total").display())?;
+        }
+    }
+    Ok((data, offset, total.or(old_total)))
+}
+
 fn remove_ingest_dir(dir: &Path) {
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
