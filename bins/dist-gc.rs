@@ -63,6 +63,9 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     for i in &done.ingests {
         writeln!(out, "ingest {}", i.reference)?;
     }
+    for p in &done.interrupted {
+        writeln!(out, "unpack {}", p.display())?;
+    }
     out.flush()?;
     let bytes: u64 = done.blobs.iter().map(|b| b.size).sum();
     let n =
@@ -72,12 +75,13 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     } else {
         "removed"
     };
-    eprintln!(
-        "dist-gc: {verb} {} ({}), {}, {}",
+    cli.note(format_args!(
+        "{verb} {} ({}), {}, {}, {}",
         n(done.blobs.len(), "blob"),
         human_size(bytes),
         n(done.snapshots.len(), "snapshot"),
-        n(done.ingests.len(), "ingest")
-    );
+        n(done.ingests.len(), "ingest"),
+        n(done.interrupted.len(), "interrupted unpack")
+    ));
     Ok(())
 }

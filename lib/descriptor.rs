@@ -27,6 +27,34 @@ pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v
 /// Docker schema 1 manifest, signed.
 pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
+/// OCI layer, plain tar.
+pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+/// OCI layer, gzip.
+pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// OCI layer, zstd.
+pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+/// Docker layer, gzip.
+pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+/// The empty descriptor's type (OCI 1.1 artifacts' config).
+pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+
+/// Every layer type dist unpacks: OCI's (plain, gzip, zstd, and their
+/// non-distributable forms) and Docker's (gzip, plain, foreign). The
+/// compression is told from the bytes, not from the type.
+const LAYER_TYPES: [&str; 11] = [
+    OCI_LAYER,
+    OCI_LAYER_GZIP,
+    OCI_LAYER_ZSTD,
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    DOCKER_LAYER,
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar",
+];
+
 /// The manifest types dist asks registries for, most preferred first.
 pub const MANIFEST_TYPES: [&str; 4] = [
     OCI_INDEX,
@@ -43,6 +71,30 @@ pub fn is_manifest(media_type: &str) -> bool {
 /// Whether `media_type` names an index or a manifest list.
 pub fn is_index(media_type: &str) -> bool {
     matches!(media_type, OCI_INDEX | DOCKER_MANIFEST_LIST)
+}
+
+/// Whether `media_type` names a layer dist can unpack.
+pub fn is_layer(media_type: &str) -> bool {
+    LAYER_TYPES.contains(&media_type)
+}
+
+/// Whether `media_type` names an image config (OCI or Docker).
+pub fn is_config(media_type: &str) -> bool {
+    matches!(media_type, OCI_CONFIG | DOCKER_CONFIG)
+}
+
+/// Whether `media_type` is a well-formed media type (RFC 6838's
+/// restricted names: `type/subtype`, letters, digits and `!#$&-^_.+`,
+/// 127 at most each), with no parameters, spaces or control characters.
+pub fn is_well_formed(media_type: &str) -> bool {
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    matches!(media_type.split_once('/'), Some((t, sub)) if name(t) && name(sub))
 }
 
 /// Whether `media_type` names a Docker schema 1 manifest, which dist does not read.
@@ -76,6 +128,9 @@ pub struct Descriptor {
         skip_serializing_if = "Option::is_none"
     )]
     pub artifact_type: Option<String>,
+    /// The object's bytes themselves, base64, when the descriptor embeds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
 
 impl Descriptor {
@@ -89,6 +144,7 @@ impl Descriptor {
             annotations: BTreeMap::new(),
             platform: None,
             artifact_type: None,
+            data: None,
         }
     }
 }
@@ -114,5 +170,33 @@ mod tests {
         );
         assert!(is_index(OCI_INDEX) && is_index(DOCKER_MANIFEST_LIST));
         assert!(is_schema1(DOCKER_SCHEMA1_SIGNED) && !is_schema1(OCI_MANIFEST));
+        assert!(is_layer(OCI_LAYER_ZSTD) && is_layer(DOCKER_LAYER) && !is_layer(OCI_CONFIG));
+        assert!(is_config(DOCKER_CONFIG) && !is_config(OCI_LAYER));
+    }
+
+    #[test]
+    fn media_types_are_well_formed_or_refused() {
+        for ok in [
+            OCI_MANIFEST,
+            DOCKER_LAYER,
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            "text/plain",
+        ] {
+            assert!(is_well_formed(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "application",
+            "application/",
+            "/json",
+            "application/json; charset=utf-8",
+            "application/x\u{1b}[2J",
+            "application/a/b",
+            "application/ json",
+            "applicatión/json",
+            &format!("application/{}", "x".repeat(128)),
+        ] {
+            assert!(!is_well_formed(bad), "{bad:?}");
+        }
     }
 }

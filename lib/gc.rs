@@ -55,6 +55,8 @@ pub struct Collected {
     pub snapshots: Vec<Digest>,
     /// Abandoned ingests.
     pub ingests: Vec<Status>,
+    /// What unpacks that did not finish left under `snapshots/tmp/`.
+    pub interrupted: Vec<std::path::PathBuf>,
 }
 
 /// What the images of every namespace reach: blobs, and chain IDs.
@@ -108,13 +110,16 @@ pub fn collect(store: &Store, opts: &Options) -> Result<Collected> {
         }
         out.blobs.push(info);
     }
-    out.snapshots = Snapshots::new(store).sweep(&chains, opts.dry_run)?;
+    let snapshots = Snapshots::new(store);
+    out.snapshots = snapshots.sweep(&chains, opts.dry_run)?;
+    out.interrupted = snapshots.leftovers(opts.dry_run)?;
     let now = SystemTime::now();
     for status in store.statuses(true, Duration::ZERO)? {
         let old = now
             .duration_since(status.updated_at)
             .is_ok_and(|age| age > opts.ingest_age);
-        if status.live || !old {
+        // Kept for a resume when recent; with nothing in it, nothing to resume.
+        if status.live || !(old || status.offset == 0) {
             continue;
         }
         if opts.dry_run || store.remove_ingest(&status.reference)? {

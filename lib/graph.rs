@@ -20,6 +20,19 @@ use crate::error::{Error, Kind, Result};
 use crate::manifest::{self, Config, Index, MAX_MANIFEST, Manifest};
 use crate::platform::Platform;
 
+/// The most indexes a walk goes through, one in another, before the manifest.
+pub const MAX_DEPTH: usize = 8;
+
+fn too_deep(root: &Descriptor) -> Error {
+    Error::new(
+        Kind::InvalidContent,
+        format!(
+            "{}: indexes nested more than {MAX_DEPTH} deep; refused",
+            root.digest
+        ),
+    )
+}
+
 /// What an object of an image is, by its media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
@@ -87,21 +100,71 @@ pub fn walk(
     mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
 ) -> Result<Vec<Descriptor>> {
     let mut out: Vec<Descriptor> = Vec::new();
-    let mut todo = vec![root.clone()];
-    while let Some(d) = todo.pop() {
+    let mut todo = vec![(root.clone(), 0)];
+    while let Some((d, depth)) = todo.pop() {
         if out.iter().any(|o| o.digest == d.digest) {
             continue;
+        }
+        if depth > MAX_DEPTH {
+            return Err(too_deep(root));
         }
         let kids = if has_children(&d) {
             children(&d, &read(&d)?, platforms)?
         } else {
             Vec::new()
         };
+        let below = depth + usize::from(descriptor::is_index(&d.media_type));
         out.push(d);
         // Depth first, in the order the parent lists them.
-        todo.extend(kids.into_iter().rev());
+        todo.extend(kids.into_iter().rev().map(|k| (k, below)));
     }
     Ok(out)
+}
+
+/// Refuses an image config that cannot be one before it is fetched: one of
+/// size 0, or larger than [`MAX_MANIFEST`] (configs are read whole).
+pub fn check_config_size(m: &Manifest) -> Result<()> {
+    let c = &m.config;
+    if descriptor::is_config(&c.media_type) && (c.size == 0 || c.size > MAX_MANIFEST) {
+        return Err(Error::new(
+            Kind::InvalidContent,
+            format!(
+                "config {}: {} bytes; an image config has 1 to {MAX_MANIFEST}",
+                c.digest, c.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the manifest `d` of the store: for an image (its config of an
+/// image config type), that the config parses and has a diff ID per layer.
+/// Artifacts (other config types) are only parsed.
+pub fn check_image(store: &Store, d: &Descriptor) -> Result<Manifest> {
+    let m = Manifest::parse(&read_small(store, d)?).map_err(|e| e.context(&d.digest))?;
+    if !descriptor::is_config(&m.config.media_type) {
+        return Ok(m);
+    }
+    check_config_size(&m)?;
+    let config = Config::parse(&read_small(store, &m.config)?)
+        .map_err(|e| e.context(format!("config {}", m.config.digest)))?;
+    check_diff_ids(&m, &config)?;
+    Ok(m)
+}
+
+/// Refuses a config whose diff IDs are not one per layer of `m`.
+pub fn check_diff_ids(m: &Manifest, config: &Config) -> Result<()> {
+    let (layers, diff_ids) = (m.layers.len(), config.rootfs.diff_ids.len());
+    if layers != diff_ids {
+        return Err(Error::new(
+            Kind::InvalidContent,
+            format!(
+                "{}: the manifest has {layers} layers, its config {diff_ids} diff IDs",
+                m.config.digest
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `d` is a node with children (an index or a manifest).
@@ -120,27 +183,22 @@ pub fn children(d: &Descriptor, bytes: &[u8], platforms: &Platforms) -> Result<V
         Platforms::All => return Ok(index.manifests),
         Platforms::One(p) => p,
     };
-    if let Some(m) = manifest::select(&index, p) {
-        return Ok(vec![m.clone()]);
+    match manifest::select(&index, p) {
+        Some(m) => Ok(vec![m.clone()]),
+        None => Err(no_platform(d, &index, p)),
     }
-    let have: Vec<String> = index
-        .manifests
-        .iter()
-        .filter_map(|m| m.platform.as_ref())
-        .map(Platform::to_string)
-        .collect();
-    Err(Error::new(
+}
+
+/// The error for an index with nothing for `p`.
+fn no_platform(d: &Descriptor, index: &Index, p: &Platform) -> Error {
+    Error::new(
         Kind::NotFound,
         format!(
             "{}: no manifest for {p} (the index has {})",
             d.digest,
-            if have.is_empty() {
-                "none".to_string()
-            } else {
-                have.join(", ")
-            }
+            manifest::platforms_of(index)
         ),
-    ))
+    )
 }
 
 /// Runs `handler` on `root` and on every descriptor a handler call returns,
@@ -152,14 +210,15 @@ where
     H: Fn(&Descriptor) -> Result<Vec<Descriptor>> + Sync,
 {
     struct State {
-        queue: VecDeque<Descriptor>,
+        /// Descriptors to handle, with how many indexes are above them.
+        queue: VecDeque<(Descriptor, usize)>,
         seen: HashSet<Digest>,
         busy: usize,
         done: Vec<Descriptor>,
         error: Option<Error>,
     }
     let state = Mutex::new(State {
-        queue: VecDeque::from([root.clone()]),
+        queue: VecDeque::from([(root.clone(), 0)]),
         seen: HashSet::from([root.digest.clone()]),
         busy: 0,
         done: Vec::new(),
@@ -174,20 +233,24 @@ where
                 wake.notify_all();
                 return;
             }
-            let Some(d) = st.queue.pop_front() else {
+            let Some((d, depth)) = st.queue.pop_front() else {
                 st = wake.wait(st).unwrap_or_else(|e| e.into_inner());
                 continue;
             };
             st.busy += 1;
             drop(st);
-            let result = handler(&d);
+            let result = match depth > MAX_DEPTH {
+                true => Err(too_deep(root)),
+                false => handler(&d),
+            };
             st = lock();
             st.busy -= 1;
             match result {
                 Ok(kids) => {
+                    let below = depth + usize::from(descriptor::is_index(&d.media_type));
                     for k in kids {
                         if st.seen.insert(k.digest.clone()) {
-                            st.queue.push_back(k);
+                            st.queue.push_back((k, below));
                         }
                     }
                     st.done.push(d);
@@ -286,16 +349,14 @@ pub fn image_manifest(
     ready: &dyn Fn(&Descriptor) -> Result<()>,
 ) -> Result<(Manifest, Config)> {
     let mut d = root.clone();
-    for _ in 0..8 {
+    for _ in 0..MAX_DEPTH {
         ready(&d)?;
         if descriptor::is_index(&d.media_type) {
             let index = Index::parse(&read_small(store, &d)?)?;
-            d = manifest::select(&index, platform).cloned().ok_or_else(|| {
-                Error::new(
-                    Kind::NotFound,
-                    format!("{}: no manifest for {platform}", d.digest),
-                )
-            })?;
+            d = match manifest::select(&index, platform) {
+                Some(m) => m.clone(),
+                None => return Err(no_platform(&d, &index, platform)),
+            };
             continue;
         }
         if !descriptor::is_manifest(&d.media_type) {
@@ -309,10 +370,7 @@ pub fn image_manifest(
         let config = Config::parse(&read_small(store, &m.config)?)?;
         return Ok((m, config));
     }
-    Err(Error::new(
-        Kind::InvalidContent,
-        format!("{}: indexes nested too deep", root.digest),
-    ))
+    Err(too_deep(root))
 }
 
 #[cfg(test)]

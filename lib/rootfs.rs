@@ -95,20 +95,15 @@ pub fn unpack(
     ready: &dyn Fn(&Descriptor) -> Result<()>,
     each: &dyn Fn(&Unpacked),
 ) -> Result<Option<Digest>> {
+    manifest.check_image()?;
+    crate::graph::check_diff_ids(manifest, config)?;
     let diff_ids = &config.rootfs.diff_ids;
-    if diff_ids.len() != manifest.layers.len() {
-        return Err(Error::new(
-            Kind::InvalidContent,
-            format!(
-                "{}: the manifest has {} layers, its config {} diff IDs",
-                manifest.config.digest,
-                manifest.layers.len(),
-                diff_ids.len()
-            ),
-        ));
-    }
     let chains = chain_ids(diff_ids);
     let snapshots = Snapshots::new(store);
+    if matches!(target, Target::Snapshots) {
+        // What a killed unpack left: this one takes over.
+        snapshots.leftovers(false)?;
+    }
     let mut staged = Vec::new();
     let mut parent: Option<&Digest> = None;
     for ((layer, diff_id), chain) in manifest.layers.iter().zip(diff_ids).zip(&chains) {
@@ -279,14 +274,24 @@ pub struct Snapshots {
 
 /// A layer unpacked into `tmp/`, to be renamed into place.
 pub struct Staged {
-    tmp: PathBuf,
+    tmp: Claim,
     chain: Digest,
 }
 
-impl Drop for Staged {
+/// A name under `tmp/` that this process works in (an unpack, a removal),
+/// held by an `flock` on `NAME.lock` beside it: whoever finds the lock free
+/// knows the work was abandoned and may remove what is left.
+struct Claim {
+    path: PathBuf,
+    lock: PathBuf,
+    _held: fs::File,
+}
+
+impl Drop for Claim {
     fn drop(&mut self) {
         // Gone already once renamed into place: remove_tree takes that as done.
-        let _ = remove_tree(&self.tmp);
+        let _ = remove_tree(&self.path);
+        let _ = fs::remove_file(&self.lock);
     }
 }
 
@@ -323,10 +328,11 @@ impl Snapshots {
         diff_id: &Digest,
         layer: impl Read + Send + 'static,
     ) -> Result<(Staged, Digest)> {
-        let tmp = temp_beside(&self.dir.join("tmp").join(&chain.hex()[..12]));
-        fs::create_dir_all(&tmp).context(tmp.display())?;
+        let claim = self.claim(&chain.hex()[..12])?;
+        let tmp = claim.path.clone();
+        fs::create_dir(&tmp).context(tmp.display())?;
         let staged = Staged {
-            tmp: tmp.clone(),
+            tmp: claim,
             chain: chain.clone(),
         };
         let opts = ApplyOptions {
@@ -351,7 +357,7 @@ impl Snapshots {
         rustix::fs::syncfs(&dir).context(self.dir.display())?;
         for s in staged {
             let to = self.path(&s.chain);
-            match fs::rename(&s.tmp, &to) {
+            match fs::rename(&s.tmp.path, &to) {
                 Ok(()) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOTEMPTY)) => {}
                 Err(e) => return Err(Error::io(&e).context(to.display())),
@@ -579,16 +585,78 @@ impl Snapshots {
 
     /// Moves `dir` out of sight, then removes it.
     fn discard(&self, dir: &Path) -> Result<()> {
-        let tmp = self.dir.join("tmp");
-        fs::create_dir_all(&tmp).context(tmp.display())?;
-        let gone = temp_beside(&tmp.join("rm"));
-        fs::rename(dir, &gone).context(dir.display())?;
-        remove_tree(&gone)
+        let gone = self.claim("rm")?;
+        fs::rename(dir, &gone.path).context(dir.display())?;
+        remove_tree(&gone.path)
     }
 
-    /// Removes committed snapshots not in `keep` and every leftover of an
-    /// unpack that did not finish (call with the store lock held
-    /// exclusively). Returns the chain IDs removed, or that would be.
+    /// A new name under `tmp/` for work of this process, locked.
+    fn claim(&self, name: &str) -> Result<Claim> {
+        let tmp = self.dir.join("tmp");
+        fs::create_dir_all(&tmp).context(tmp.display())?;
+        loop {
+            let path = temp_beside(&tmp.join(name));
+            let mut lock = path.clone().into_os_string();
+            lock.push(".lock");
+            let lock = PathBuf::from(lock);
+            let file = fs::File::create_new(&lock).context(lock.display())?;
+            file.lock().context(lock.display())?;
+            // A sweeper may have taken the file for a dead one's in between.
+            match (file.metadata(), fs::metadata(&lock)) {
+                (Ok(held), Ok(now)) if crate::fs::inode(&held) == crate::fs::inode(&now) => {
+                    return Ok(Claim {
+                        path,
+                        lock,
+                        _held: file,
+                    });
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// What unpacks and removals that did not finish left under `tmp/`
+    /// (their lock is free, or they have none); removed unless `dry_run`.
+    pub fn leftovers(&self, dry_run: bool) -> Result<Vec<PathBuf>> {
+        let tmp = self.dir.join("tmp");
+        let entries = match fs::read_dir(&tmp) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&e).context(tmp.display())),
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let path = e.context(tmp.display())?.path();
+            if path.extension().is_some_and(|x| x == "lock") {
+                continue;
+            }
+            let mut lock = path.clone().into_os_string();
+            lock.push(".lock");
+            let lock = PathBuf::from(lock);
+            let held = match fs::OpenOptions::new().write(true).open(&lock) {
+                Ok(f) => match f.try_lock() {
+                    Ok(()) => Some(f),
+                    Err(fs::TryLockError::WouldBlock) => continue,
+                    Err(fs::TryLockError::Error(e)) => {
+                        return Err(Error::io(&e).context(lock.display()));
+                    }
+                },
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(Error::io(&e).context(lock.display())),
+            };
+            if !dry_run {
+                remove_tree(&path)?;
+                if held.is_some() {
+                    let _ = fs::remove_file(&lock);
+                }
+            }
+            out.push(path);
+        }
+        Ok(out)
+    }
+
+    /// Removes committed snapshots not in `keep` (call with the store lock
+    /// held exclusively). Returns the chain IDs removed, or that would be.
     pub fn sweep(
         &self,
         keep: &std::collections::HashSet<Digest>,
@@ -611,11 +679,6 @@ impl Snapshots {
                     self.discard(&self.path(&chain))?;
                 }
                 removed.push(chain);
-            }
-        }
-        if !dry_run && let Ok(entries) = fs::read_dir(self.dir.join("tmp")) {
-            for e in entries.flatten() {
-                remove_tree(&e.path())?;
             }
         }
         Ok(removed)

@@ -295,6 +295,11 @@ impl Cli {
         }
     }
 
+    /// Prints a note (a summary, not data) on stderr.
+    pub fn note(&self, msg: impl Display) {
+        say(&format!("{}: {msg}", self.name));
+    }
+
     /// Prints a warning on stderr.
     pub fn warn(&self, msg: impl Display) {
         say(&format!("{}: warning: {msg}", self.name));

@@ -671,8 +671,13 @@ impl Writer {
 impl Drop for Writer {
     fn drop(&mut self) {
         if !self.done {
-            // Keep what was written for the next writer of this ref.
+            // Keep what was written for the next writer of this ref; an
+            // ingest with nothing in it has nothing to resume.
             let _ = self.drain();
+            if self.offset == 0 {
+                remove_ingest_dir(&self.dir);
+                return;
+            }
             let _ = fs::write(
                 self.dir.join("updatedat"),
                 format_rfc3339(SystemTime::now()),

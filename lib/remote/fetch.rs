@@ -15,8 +15,8 @@ use super::auth::Scope;
 use super::http::{Request, header, status_error};
 use crate::descriptor::{self, Descriptor};
 use crate::digest::{Digest, Digester};
-use crate::error::{Error, Kind, Result};
-use crate::manifest::{MAX_MANIFEST, sniff};
+use crate::error::{Error, Kind, Result, Untrusted};
+use crate::manifest::{self, MAX_MANIFEST, sniff};
 use crate::reference::Reference;
 use crate::stream::{Chunk, ReadAhead};
 
@@ -53,7 +53,7 @@ impl Remote {
     }
 
     /// Resolves `r` to the descriptor of its manifest or index, with a HEAD
-    /// request (a GET when the registry gives no digest).
+    /// request (a GET when the registry gives no digest or type).
     pub fn resolve(&self, r: &Reference, accept: &[&str]) -> Result<Descriptor> {
         let resp = self.pull_request(
             r,
@@ -66,41 +66,75 @@ impl Remote {
         }
         let media_type = content_type(&resp);
         let size = header(&resp, "content-length").and_then(|v| v.parse::<u64>().ok());
-        let digest = match (
-            r.digest(),
-            header(&resp, "docker-content-digest").and_then(|d| d.parse::<Digest>().ok()),
-        ) {
-            (Some(d), _) => Some(d.clone()),
-            (None, Some(d)) => Some(d),
-            (None, None) => None,
+        let digest = match r.digest() {
+            Some(d) => Some(d.clone()),
+            None => header(&resp, "docker-content-digest").and_then(|d| d.parse::<Digest>().ok()),
         };
         match (media_type, digest, size) {
-            (Some(mt), Some(digest), Some(size))
-                if !mt.is_empty() && mt != "application/octet-stream" =>
-            {
-                check_schema(r, &mt)?;
+            (Some(mt), Some(digest), Some(size)) => {
+                if descriptor::is_schema1(&mt) {
+                    return Err(manifest::unsupported_schema1(&mt).context(r));
+                }
+                if !(descriptor::is_manifest(&mt) || descriptor::is_index(&mt)) {
+                    return Err(Error::new(
+                        Kind::InvalidContent,
+                        format!(
+                            "{r}: the registry says it is {}, not a manifest or index",
+                            Untrusted(&mt)
+                        ),
+                    ));
+                }
                 Ok(Descriptor::new(mt, digest, size))
             }
             _ => self.manifest(r, accept).map(|(d, _)| d),
         }
     }
 
-    /// Fetches the manifest or index `r` names, verified against `r`'s digest
-    /// or the registry's `Docker-Content-Digest`, and at most [`MAX_MANIFEST`].
+    /// Fetches the manifest or index `r` names (by tag or digest), verified
+    /// against `r`'s digest or the registry's `Docker-Content-Digest`, at
+    /// most [`MAX_MANIFEST`], and checked ([`manifest::check`]).
     pub fn manifest(&self, r: &Reference, accept: &[&str]) -> Result<(Descriptor, Vec<u8>)> {
-        let resp = self.pull_request(
+        self.get_manifest(r, accept, None)
+    }
+
+    /// Fetches the manifest or index `d` points at in `r`'s repository:
+    /// verified against `d`'s digest and size, and checked to be what `d`
+    /// says it is.
+    pub fn manifest_of(&self, r: &Reference, d: &Descriptor) -> Result<Vec<u8>> {
+        let r = r.with_digest(d.digest.clone());
+        let (got, body) = self.get_manifest(&r, &[&d.media_type], Some(&d.media_type))?;
+        if got.size != d.size {
+            return Err(Error::new(
+                Kind::DataCorruption,
+                format!(
+                    "{r}: {} bytes, not the {} its descriptor says; not trusted",
+                    got.size, d.size
+                ),
+            ));
+        }
+        Ok(body)
+    }
+
+    /// GETs a manifest; `pointer` is the media type of the descriptor that
+    /// pointed to it, when one did.
+    fn get_manifest(
+        &self,
+        r: &Reference,
+        accept: &[&str],
+        pointer: Option<&str>,
+    ) -> Result<(Descriptor, Vec<u8>)> {
+        let mut resp = self.pull_request(
             r,
             Method::GET,
             &format!("manifests/{}", r.object()),
             vec![("accept", accept_header(accept))],
         )?;
-        let mut resp = resp;
         if !resp.status().is_success() {
             return Err(status_error(&r.to_string(), resp));
         }
         let declared =
             header(&resp, "docker-content-digest").and_then(|d| d.parse::<Digest>().ok());
-        let media_type = content_type(&resp);
+        let content_type = content_type(&resp);
         let mut body = Vec::new();
         resp.body_mut()
             .as_reader()
@@ -110,8 +144,14 @@ impl Remote {
         if body.len() as u64 > MAX_MANIFEST {
             return Err(Error::new(
                 Kind::InvalidContent,
-                format!("{r}: manifest larger than {} bytes; refused", MAX_MANIFEST),
+                format!("{r}: manifest larger than {MAX_MANIFEST} bytes; refused"),
             ));
+        }
+        // What it is comes before its digest: a signed schema 1 manifest's
+        // digest is not that of its bytes.
+        let media_type = agree(r, content_type.as_deref(), pointer, &body)?;
+        if descriptor::is_schema1(&media_type) {
+            return Err(manifest::unsupported_schema1(&media_type).context(r));
         }
         let expected = r.digest().cloned().or(declared);
         let digest = match &expected {
@@ -127,19 +167,10 @@ impl Remote {
         {
             return Err(Error::new(
                 Kind::DataCorruption,
-                format!("{r}: manifest has digest {digest}, not {e}; not trusted"),
+                format!("{r}: the manifest has digest {digest}, not {e}; not trusted"),
             ));
         }
-        let media_type = media_type
-            .filter(|m| !m.is_empty() && m != "application/json" && m != "text/plain")
-            .or_else(|| sniff(&body));
-        let media_type = media_type.ok_or_else(|| {
-            Error::new(
-                Kind::InvalidContent,
-                format!("{r}: the registry did not say what the manifest is"),
-            )
-        })?;
-        check_schema(r, &media_type)?;
+        manifest::check(&media_type, &body).map_err(|e| e.context(r))?;
         Ok((Descriptor::new(media_type, digest, body.len() as u64), body))
     }
 
@@ -242,20 +273,55 @@ fn accept_header(accept: &[&str]) -> String {
     seen.join(", ")
 }
 
+/// The type of a response, without parameters; `None` for types that say
+/// nothing of a manifest (`application/json`, `text/plain`, octet-stream).
 fn content_type(resp: &::ureq::http::Response<::ureq::Body>) -> Option<String> {
-    header(resp, "content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+    let v = header(resp, "content-type")?;
+    let v = v.split(';').next().unwrap_or("").trim().to_string();
+    match v.as_str() {
+        "" | "application/json" | "text/plain" | "application/octet-stream" => None,
+        _ => Some(v),
+    }
 }
 
-fn check_schema(r: &Reference, media_type: &str) -> Result<()> {
-    if descriptor::is_schema1(media_type) {
+/// The media type of a manifest: what the response's `Content-Type`, the
+/// body's own `mediaType` and the descriptor that pointed to it say, which
+/// must agree; when none says, what its fields make it.
+fn agree(
+    r: &Reference,
+    content_type: Option<&str>,
+    pointer: Option<&str>,
+    body: &[u8],
+) -> Result<String> {
+    let field = manifest::declared(body);
+    let said: Vec<(&str, &str)> = [
+        ("the registry's Content-Type", content_type),
+        ("the manifest's mediaType", field.as_deref()),
+        ("the descriptor that points to it", pointer),
+    ]
+    .into_iter()
+    .filter_map(|(who, t)| Some((who, t?)))
+    .collect();
+    if let Some((who, t)) = said.iter().find(|(_, t)| *t != said[0].1) {
         return Err(Error::new(
             Kind::InvalidContent,
             format!(
-                "{r}: unsupported: schema1 manifest ({media_type}); the image must be pushed again in schema 2 or OCI form"
+                "{r}: {} says {} but {who} says {}; not trusted",
+                said[0].0,
+                Untrusted(said[0].1),
+                Untrusted(t)
             ),
         ));
     }
-    Ok(())
+    if let Some((_, t)) = said.first() {
+        return Ok(t.to_string());
+    }
+    sniff(body).ok_or_else(|| {
+        Error::new(
+            Kind::InvalidContent,
+            format!("{r}: the registry did not say what the manifest is, nor do its fields"),
+        )
+    })
 }
 
 /// A blob being downloaded, chunk by chunk ([`Blob::next_chunk`]): checked
@@ -354,6 +420,9 @@ impl Blob<'_> {
             return Err(status_error(&r.to_string(), resp));
         }
         let length = header(&resp, "content-length").and_then(|v| v.parse::<u64>().ok());
+        if status == 206 {
+            self.check_range(header(&resp, "content-range").as_deref())?;
+        }
         let mut body = resp.into_body().into_reader();
         if self.pos > 0 && status != 206 {
             // The server ignored Range: skip what we have.
@@ -371,6 +440,42 @@ impl Blob<'_> {
             ReadAhead::spawn(body)
         });
         Ok(())
+    }
+
+    /// Refuses a `206` whose `Content-Range` does not start where we asked,
+    /// or gives the blob another size than the one we know.
+    fn check_range(&self, range: Option<&str>) -> Result<()> {
+        let parsed = range.and_then(|v| {
+            let (span, total) = v.strip_prefix("bytes ")?.split_once('/')?;
+            let start = span.split_once('-')?.0.trim().parse::<u64>().ok()?;
+            let total = match total.trim() {
+                "*" => None,
+                t => Some(t.parse::<u64>().ok()?),
+            };
+            Some((start, total))
+        });
+        let wrong = match parsed {
+            None => Some(format!(
+                "a partial answer without a valid Content-Range ({})",
+                Untrusted(range.unwrap_or("none"))
+            )),
+            Some((start, _)) if start != self.pos => Some(format!(
+                "bytes from {start} when asked for bytes from {}",
+                self.pos
+            )),
+            Some((_, Some(total))) if self.size.is_some_and(|s| s != total) => Some(format!(
+                "a blob of {total} bytes, not the expected {}",
+                self.size.unwrap_or(0)
+            )),
+            _ => None,
+        };
+        match wrong {
+            Some(why) => Err(Error::new(
+                Kind::DataCorruption,
+                format!("{}: the registry sent {why}; not trusted", self.reference),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self) -> io::Result<()> {
@@ -419,20 +524,6 @@ fn corrupt(msg: String) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn schema1_is_refused_with_a_reason() {
-        let r: Reference = "127.0.0.1:5000/old/image:v1".parse().unwrap();
-        for mt in [
-            descriptor::DOCKER_SCHEMA1,
-            descriptor::DOCKER_SCHEMA1_SIGNED,
-        ] {
-            let e = check_schema(&r, mt).unwrap_err();
-            assert_eq!(e.kind(), Kind::InvalidContent);
-            assert!(e.to_string().contains("unsupported: schema1"), "{e}");
-        }
-        assert!(check_schema(&r, descriptor::OCI_MANIFEST).is_ok());
-    }
 
     #[test]
     fn accept_lists_hints_first_without_repeats() {
