@@ -316,9 +316,10 @@ impl Job<'_> {
             offset,
         });
         match self.receive(d, &mut w) {
-            // A registry that answers a Range request wrongly: start again
-            // from nothing, which asks for no range.
-            Err(e) if e.kind() == Kind::DataCorruption && offset > 0 => {
+            // Bad bytes after some were written (a registry that answers a
+            // Range request wrongly, say): once more from nothing, which
+            // asks for no range.
+            Err(e) if e.kind() == Kind::DataCorruption && w.offset() > 0 => {
                 w.discard();
                 drop(w);
                 match self.open(d)? {
