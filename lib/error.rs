@@ -232,20 +232,44 @@ impl fmt::Display for Untrusted<'_> {
             if shown == Untrusted::MAX {
                 return write!(f, "…({} more bytes)", self.0.len() - i);
             }
-            match c {
-                '\n' => f.write_str("\\n")?,
-                '\r' => f.write_str("\\r")?,
-                '\t' => f.write_str("\\t")?,
-                c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                    write!(f, "\\x{:02x}", c as u32)?
-                }
-                '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
-                    write!(f, "\\u{{{:x}}}", c as u32)?
-                }
-                c => fmt::Write::write_char(f, c)?,
-            }
+            escape_char(f, c)?;
         }
         Ok(())
+    }
+}
+
+/// `text` with control characters and bidirectional overrides escaped, as
+/// [`Untrusted`] does, but whole: for table cells and names.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    struct Whole<'a>(&'a str);
+    impl fmt::Display for Whole<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.chars().try_for_each(|c| escape_char(f, c))
+        }
+    }
+    if text.chars().any(needs_escape) {
+        std::borrow::Cow::Owned(Whole(text).to_string())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+fn needs_escape(c: char) -> bool {
+    (c as u32) < 0x20
+        || (0x7f..0xa0).contains(&(c as u32))
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape_char(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
+    match c {
+        '\n' => f.write_str("\\n"),
+        '\r' => f.write_str("\\r"),
+        '\t' => f.write_str("\\t"),
+        c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+            write!(f, "\\x{:02x}", c as u32)
+        }
+        c if needs_escape(c) => write!(f, "\\u{{{:x}}}", c as u32),
+        c => fmt::Write::write_char(f, c),
     }
 }
 
@@ -277,6 +301,8 @@ mod tests {
         assert!(shown.starts_with(&"é".repeat(Untrusted::MAX)), "{shown}");
         assert!(shown.ends_with("…(1488 more bytes)"), "{shown}");
         assert_eq!(Untrusted("plain text").to_string(), "plain text");
+        assert!(matches!(escape("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(escape(&format!("{long}\n")).len(), long.len() + 2);
     }
 
     #[test]

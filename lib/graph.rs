@@ -16,7 +16,7 @@ use std::sync::{Condvar, Mutex};
 use crate::content::Store;
 use crate::descriptor::{self, Descriptor};
 use crate::digest::Digest;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Result, Untrusted};
 use crate::manifest::{self, Config, Index, MAX_MANIFEST, Manifest};
 use crate::platform::Platform;
 
@@ -362,7 +362,7 @@ pub fn image_manifest(
         if !descriptor::is_manifest(&d.media_type) {
             return Err(Error::new(
                 Kind::InvalidContent,
-                format!("{}: {} is not an image", d.digest, d.media_type),
+                format!("{}: {} is not an image", d.digest, Untrusted(&d.media_type)),
             ));
         }
         let m = Manifest::parse(&read_small(store, &d)?)?;

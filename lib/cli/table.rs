@@ -4,6 +4,8 @@
 //! (`5 seconds`, `about an hour`).
 
 use std::io::{self, Write};
+
+use crate::error::escape;
 use std::time::{Duration, SystemTime};
 
 /// Which form a listing takes.
@@ -31,9 +33,10 @@ impl Table {
         }
     }
 
-    /// Adds a row.
+    /// Adds a row; text from outside in it is escaped.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows
+            .push(cells.into_iter().map(|c| escape(&c).into_owned()).collect());
     }
 
     /// Prints the table, columns separated by at least three spaces.
@@ -86,7 +89,7 @@ pub fn print_list<T: serde::Serialize>(
                 writeln!(
                     out,
                     "{}",
-                    cells(item).into_iter().next().unwrap_or_default()
+                    escape(&cells(item).into_iter().next().unwrap_or_default())
                 )?;
             }
             Ok(())
