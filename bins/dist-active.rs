@@ -43,7 +43,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             _ => return Err(arg.unexpected()),
         }
     }
-    let active = cli.store().statuses(all, RECENT)?;
+    let active = cli.store()?.statuses(all, RECENT)?;
     print_list(
         &mut cli.out(),
         format,

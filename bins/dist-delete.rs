@@ -36,7 +36,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     if digests.is_empty() {
         return Err(dist::Error::invalid("missing DIGEST"));
     }
-    let store = cli.store();
+    let store = cli.store()?;
     for digest in &digests {
         match store.delete(digest) {
             Ok(()) => writeln!(cli.out(), "{digest}")?,

@@ -51,7 +51,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             _ => return Err(arg.unexpected()),
         }
     }
-    let store = cli.store();
+    let store = cli.store()?;
     let done = gc::collect(&store, &opts)?;
     let mut out = cli.out();
     for b in &done.blobs {

@@ -60,7 +60,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             _ => return Err(arg.unexpected()),
         }
     }
-    let store = cli.store();
+    let store = cli.store()?;
     let images = Images::new(&store, cli.namespace()?);
     let (command, args) = words
         .split_first()

@@ -48,7 +48,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     }
     let reference = reference.ok_or_else(|| dist::Error::invalid("missing REF"))?;
     let mut stdin = cli::stdin_file()?;
-    let done = cli.store().ingest(&reference, opts, &mut stdin)?;
+    let done = cli.store_to_write()?.ingest(&reference, opts, &mut stdin)?;
     if done.existed {
         cli.debug(format_args!("{}: already in the store", done.digest));
     } else if done.resumed_from > 0 {

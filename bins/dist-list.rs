@@ -34,7 +34,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             _ => return Err(arg.unexpected()),
         }
     }
-    let blobs = cli.store().list()?;
+    let blobs = cli.store()?.list()?;
     print_list(
         &mut cli.out(),
         format,

@@ -39,7 +39,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     if digests.is_empty() {
         return Err(dist::Error::invalid("missing DIGEST"));
     }
-    let store = cli.store();
+    let store = cli.store()?;
     for digest in &digests {
         match store.path(digest) {
             Ok(path) if name_only => writeln!(cli.out(), "{}", path.display())?,

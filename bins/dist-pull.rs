@@ -85,7 +85,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         },
         namespace: cli.namespace()?,
     };
-    let store = cli.store();
+    let store = cli.store_to_write()?;
     let remote = cli.remote()?;
     let display = Display::new(json);
     let pulled = display

@@ -64,7 +64,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             _ => return Err(arg.unexpected()),
         }
     }
-    let store = cli.store();
+    let store = cli.store()?;
     let snapshots = Snapshots::new(&store);
     let (command, args) = words
         .split_first()

@@ -5,6 +5,10 @@ use crate::util::*;
 #[test]
 fn an_empty_or_missing_store_has_no_active_ingests() {
     let env = Env::new("active-empty");
+    env.dist("active").fails(3).stderr_has("no store at");
+    // An empty store: one ingest, deleted.
+    let d = env.dist("ingest").arg("r").stdin("x").ok().stdout;
+    env.dist("delete").arg(d.trim()).ok();
     assert_eq!(env.dist("active").ok().stdout, "REF   SIZE   TOTAL   AGE\n");
     env.dist("active").arg("-q").ok();
     assert_eq!(env.dist("active").args(["--json", "--all"]).ok().stdout, "");

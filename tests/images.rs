@@ -201,6 +201,8 @@ fn gc_racing_five_pulls_never_breaks_one() {
     for (i, img) in images.iter().enumerate() {
         reg.push_image("race/img", &i.to_string(), img);
     }
+    // A store for the collector to work on from the start.
+    env.dist("ingest").arg("seed").stdin("x").ok();
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let gc = s.spawn(|| {

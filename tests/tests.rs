@@ -23,3 +23,4 @@ mod multicall;
 mod path;
 mod pull;
 mod resolve;
+mod store;

@@ -119,6 +119,8 @@ pub struct Cli {
     debug: bool,
     namespace: Option<String>,
     remote: remote::Options,
+    /// A store that did not exist when a program asked to write to it.
+    creating: Option<Store>,
     status: u8,
     out: BufWriter<Stdout>,
 }
@@ -133,6 +135,7 @@ impl Cli {
             debug: false,
             namespace: None,
             remote: remote::Options::default(),
+            creating: None,
             status: 0,
             out: BufWriter::with_capacity(64 * 1024, io::stdout()),
         }
@@ -252,18 +255,64 @@ impl Cli {
         parse_as(&text).map_err(|e| e.context(flag))
     }
 
-    /// The store the common flags select: `--root`, else `$DIST_ROOT`, else `./.content`.
-    pub fn store(&self) -> Store {
-        let root = self
-            .root
-            .clone()
-            .or_else(|| {
-                std::env::var_os("DIST_ROOT")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
-            .unwrap_or_else(|| PathBuf::from(".content"));
-        Store::open(root)
+    /// The store's root as the common flags select it: `--root`, else
+    /// `$DIST_ROOT`, else `./.content`; and where that came from.
+    fn root(&self) -> (PathBuf, &'static str) {
+        if let Some(r) = &self.root {
+            return (r.clone(), "--root");
+        }
+        match std::env::var_os("DIST_ROOT").filter(|v| !v.is_empty()) {
+            Some(r) => (PathBuf::from(r), "$DIST_ROOT"),
+            None => (PathBuf::from(".content"), "the default"),
+        }
+    }
+
+    /// The store, which must exist: programs that only read it or remove
+    /// from it never create one. Else "no store at DIR" (exit 3), with a
+    /// hint when DIR holds one in `.content` or a `$DIST_ROOT` typo is likely.
+    pub fn store(&self) -> Result<Store> {
+        let (root, from) = self.root();
+        let store = Store::open(root);
+        if store.probe()? {
+            return Ok(store);
+        }
+        let hint = match (nested_store(&store), from) {
+            (Some(inner), _) => format!("; {} is one: --root {}", inner.display(), inner.display()),
+            (None, "the default") => match root_typo() {
+                Some(var) => format!("; ${var} is set: a typo of DIST_ROOT?"),
+                None => {
+                    "; --root DIR or $DIST_ROOT names another, or dist-pull makes one".to_string()
+                }
+            },
+            (None, from) => format!(" (from {from})"),
+        };
+        Err(Error::new(
+            Kind::NotFound,
+            format!("no store at {}{hint}", store.root().display()),
+        ))
+    }
+
+    /// The store to commit content to: created by the first write (and
+    /// said under `--debug`). A directory that is no store but holds one in
+    /// `.content` is refused: its parent was named by mistake.
+    pub fn store_to_write(&mut self) -> Result<Store> {
+        let (root, _) = self.root();
+        let store = Store::open(root);
+        if store.probe()? {
+            return Ok(store);
+        }
+        if let Some(inner) = nested_store(&store) {
+            return Err(Error::new(
+                Kind::FailedPrecondition,
+                format!(
+                    "{} is no store but holds one: --root {}",
+                    store.root().display(),
+                    inner.display()
+                ),
+            ));
+        }
+        self.creating = Some(store.clone());
+        Ok(store)
     }
 
     /// The namespace: `-n`, else `$DIST_NAMESPACE`, else
@@ -342,6 +391,38 @@ impl Cli {
 pub fn say(line: &str) {
     let mut err = io::stderr().lock();
     let _ = err.write_all(format!("{line}\n").as_bytes());
+}
+
+/// `DIR/.content`, when `store`'s root is no store but that is one.
+fn nested_store(store: &Store) -> Option<PathBuf> {
+    let inner = Store::open(store.root().join(".content"));
+    inner.exists().then(|| inner.root().to_path_buf())
+}
+
+/// A variable of the environment whose name looks like a typo of
+/// `DIST_ROOT` (`DIST_ROT`, `DISTROOT`, `DIST_ROOTS`).
+fn root_typo() -> Option<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .find(|k| k != "DIST_ROOT" && distance(&k.to_ascii_uppercase(), "DIST_ROOT") <= 2)
+}
+
+/// The Levenshtein distance of two short ASCII names.
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// Keeps glibc from raising its mmap threshold as buffers are freed: by
@@ -447,6 +528,14 @@ pub fn run(program: &'static Program, name: String, args: Vec<OsString>) -> Exit
     fixed_mmap_threshold();
     let mut cli = Cli::new(program, name, args);
     let result = (program.run)(&mut cli);
+    if let Some(store) = cli.creating.take()
+        && store.exists()
+    {
+        cli.debug(format_args!(
+            "created a store at {}",
+            store.root().display()
+        ));
+    }
     let flushed = cli
         .out()
         .flush()

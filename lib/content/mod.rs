@@ -71,6 +71,36 @@ impl Store {
         &self.root
     }
 
+    /// Whether a store is at the root: its `oci-layout` file or its
+    /// `blobs` directory (a layout another tool wrote counts).
+    pub fn exists(&self) -> bool {
+        self.probe().unwrap_or(false)
+    }
+
+    /// Whether a store is at the root, or why that cannot be told: a root
+    /// that is no directory, or that may not be read.
+    pub fn probe(&self) -> Result<bool> {
+        match fs::metadata(&self.root) {
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::new(Kind::FailedPrecondition, "not a directory")
+                    .context(self.root.display()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io(&e).context(self.root.display())),
+        }
+        for (name, dir) in [("oci-layout", false), ("blobs", true)] {
+            let path = self.root.join(name);
+            match fs::metadata(&path) {
+                Ok(m) if m.is_dir() == dir => return Ok(true),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&e).context(path.display())),
+            }
+        }
+        Ok(false)
+    }
+
     /// Where the blob `digest` lives, whether or not it exists.
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.root

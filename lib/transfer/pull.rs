@@ -112,11 +112,12 @@ pub fn pull(
     opts: &Options,
     events: &(dyn Fn(&Event) + Sync),
 ) -> Result<Pulled> {
-    let _hold = store.lock(false, true)?;
     let name = r.to_string();
     // The root by GET, not HEAD: its bytes are checked against the digest
     // the registry gives for the tag, which a HEAD's digest never is.
     let (target, root) = remote.manifest(r, &[])?;
+    // Taken (and the store made) only once there is something to write.
+    let _hold = store.lock(false, true)?;
     events(&Event::Resolved {
         name: &name,
         target: &target,
