@@ -10,7 +10,7 @@ use dist::transfer::{self, Options};
 use lexopt::Arg::*;
 
 const HELP: &str = "\
-usage: dist-pull [-j N] [--platform P | --all-platforms] [--no-unpack | --rootfs DIR] REF
+usage: dist-pull [-j N] [--platform P | --all-platforms] [--no-unpack | --rootfs DIR [--force]] REF
 
 Fetch the image REF names into the store: its index or manifest, config
 and layers, several at a time, each verified and resumable (a pull that was
@@ -25,7 +25,8 @@ one line per event, or one JSON object per event with --json.
     --platform OS/ARCH[/V]   the platform to pull from an index (default: this machine's)
     --all-platforms          fetch every platform of an index (unpack this machine's)
     --no-unpack              fetch and name only
-    --rootfs DIR             flatten the image into DIR instead of snapshots
+    --rootfs DIR             flatten the image into DIR (missing or empty) instead of snapshots
+    --force                  --rootfs: unpack into DIR even if it is not empty
     --json                   one JSON object per event";
 
 /// The program, for its own binary and for `dist`.
@@ -45,6 +46,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: &mut Cli) -> dist::Result<()> {
     let (mut jobs, mut platforms, mut all) = (4usize, None::<Platform>, false);
     let (mut no_unpack, mut rootfs, mut json) = (false, None::<std::path::PathBuf>, false);
+    let mut force = false;
     let mut reference = None::<Reference>;
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
@@ -53,6 +55,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             Long("all-platforms") => all = true,
             Long("no-unpack") => no_unpack = true,
             Long("rootfs") => rootfs = Some(cli.value()?.into()),
+            Long("force") => force = true,
             Long("json") => json = true,
             Value(v) if reference.is_none() => reference = Some(cli::parse_value(v)?),
             _ => return Err(arg.unexpected()),
@@ -80,7 +83,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
         jobs,
         unpack: match (no_unpack, rootfs) {
             (true, _) => None,
-            (false, Some(dir)) => Some(Target::Dir(dir)),
+            (false, Some(dir)) => Some(Target::dir(dir, force)?),
             (false, None) => Some(Target::Snapshots),
         },
         namespace: cli.namespace()?,

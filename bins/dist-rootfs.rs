@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 const HELP: &str = "\
-usage: dist-rootfs [-n NS] unpack [--platform P] [--rootfs DIR] NAME|DIGEST
+usage: dist-rootfs [-n NS] unpack [--platform P] [--rootfs DIR [--force]] NAME|DIGEST
        dist-rootfs prepare [--view] CHAINID KEY [TARGET]
        dist-rootfs mount KEY [TARGET]
        dist-rootfs ls [-q] [--json]
@@ -31,7 +31,8 @@ snapshot's own mnt directory. mount prints that command again. ls lists
 KEY KIND PARENT AGE. rm removes snapshots no other one sits on.
 
     --platform OS/ARCH[/V]   unpack: the platform of an index (default: this machine's)
-    --rootfs DIR         unpack: flatten into DIR, no snapshots
+    --rootfs DIR         unpack: flatten into DIR (missing or empty), no snapshots
+    --force              unpack --rootfs: into DIR even if it is not empty
     --view               prepare: read-only
 -q, --quiet              ls: print only the keys
     --json               ls: one JSON object per snapshot";
@@ -53,11 +54,13 @@ fn main() -> std::process::ExitCode {
 fn run(cli: &mut Cli) -> dist::Result<()> {
     let (mut platform, mut rootfs) = (None::<Platform>, None::<PathBuf>);
     let (mut view, mut format, mut words) = (false, Format::Table, Vec::<String>::new());
+    let mut force = false;
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
             Long("platform") => platform = Some(cli.parse("--platform")?),
             Long("rootfs") => rootfs = Some(cli.value()?.into()),
             Long("view") => view = true,
+            Long("force") => force = true,
             Short('q') | Long("quiet") => format = Format::Quiet,
             Long("json") => format = Format::Json,
             Value(v) => words.push(cli::parse_value(v)?),
@@ -76,7 +79,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             let root = Images::new(&store, cli.namespace()?).root_of(what)?;
             let platform = platform.unwrap_or_else(Platform::host);
             let target = match rootfs {
-                Some(dir) => Target::Dir(dir),
+                Some(dir) => Target::dir(dir, force)?,
                 None => Target::Snapshots,
             };
             let chain = rootfs::unpack_image(&store, &root, &platform, &target, &|u| {

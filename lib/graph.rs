@@ -20,8 +20,7 @@ use crate::error::{Error, Kind, Result, Untrusted};
 use crate::manifest::{self, Config, Index, MAX_MANIFEST, Manifest};
 use crate::platform::Platform;
 
-/// The most indexes a walk goes through, one in another, before the manifest.
-pub const MAX_DEPTH: usize = 8;
+pub use crate::manifest::MAX_DEPTH;
 
 fn too_deep(root: &Descriptor) -> Error {
     Error::new(

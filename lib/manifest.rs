@@ -80,6 +80,9 @@ pub struct Config {
 /// The largest manifest or index dist accepts.
 pub const MAX_MANIFEST: u64 = 4 << 20;
 
+/// The most indexes a walk goes through, one in another, before the manifest.
+pub const MAX_DEPTH: usize = 8;
+
 fn invalid(what: &str, e: impl fmt::Display) -> Error {
     Error::new(Kind::InvalidContent, format!("invalid {what}: {e}"))
 }

@@ -42,9 +42,11 @@ pub struct Reference {
 
 impl Reference {
     /// Parses and normalises `s` as `ParseNormalizedNamed` does, and adds the
-    /// tag `latest` when `s` names neither a tag nor a digest.
+    /// tag `latest` when `s` names neither a tag nor a digest. A `docker://`
+    /// before it (skopeo's transport prefix) is taken off.
     pub fn parse(s: &str) -> Result<Reference> {
-        let mut r = split(s).map_err(|why| invalid(s, &why))?;
+        let bare = s.strip_prefix("docker://").unwrap_or(s);
+        let mut r = split(bare).map_err(|why| invalid(s, &why))?;
         if r.tag.is_none() && r.digest.is_none() {
             r.tag = Some(DEFAULT_TAG.to_string());
         }
@@ -54,7 +56,8 @@ impl Reference {
     /// Parses and normalises a bare repository name such as `redis` or
     /// `docker.io/library/redis`; a tag or a digest in `s` is an error.
     pub fn parse_name(s: &str) -> Result<Reference> {
-        let r = split(s).map_err(|why| invalid(s, &why))?;
+        let bare = s.strip_prefix("docker://").unwrap_or(s);
+        let r = split(bare).map_err(|why| invalid(s, &why))?;
         if r.tag.is_some() || r.digest.is_some() {
             return Err(invalid(s, "expected a name without tag or digest"));
         }
@@ -446,6 +449,8 @@ mod tests {
             "docker.io/library/redis",
             "index.docker.io/library/redis",
             "redis:latest",
+            "docker://redis",
+            "docker://docker.io/library/redis:latest",
         ] {
             check(
                 input,

@@ -69,6 +69,31 @@ pub enum Target {
     Dir(PathBuf),
 }
 
+impl Target {
+    /// The directory `dir` as a target: it must be missing or empty, since
+    /// the files of whatever it held would stay among the image's (an
+    /// initramfs with stale files); `force` unpacks over them.
+    pub fn dir(dir: PathBuf, force: bool) -> Result<Target> {
+        if !force {
+            match fs::read_dir(&dir).map(|mut e| e.next().is_some()) {
+                Ok(true) => {
+                    return Err(Error::new(
+                        Kind::FailedPrecondition,
+                        format!(
+                            "{}: not empty; the image would be unpacked among its files (--force to do so)",
+                            dir.display()
+                        ),
+                    ));
+                }
+                Ok(false) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&e).context(dir.display())),
+            }
+        }
+        Ok(Target::Dir(dir))
+    }
+}
+
 /// What happened to one layer of an unpack.
 #[derive(Debug, Clone)]
 pub struct Unpacked {

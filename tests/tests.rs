@@ -20,6 +20,7 @@ mod images;
 mod ingest;
 mod list;
 mod multicall;
+mod newuser;
 mod path;
 mod pull;
 mod resolve;

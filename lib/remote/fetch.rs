@@ -16,7 +16,8 @@ use super::http::{Request, header, status_error};
 use crate::descriptor::{self, Descriptor};
 use crate::digest::{Digest, Digester};
 use crate::error::{Error, Kind, Result, Untrusted};
-use crate::manifest::{self, MAX_MANIFEST, sniff};
+use crate::manifest::{self, Index, MAX_MANIFEST, sniff};
+use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::stream::{Chunk, ReadAhead};
 
@@ -223,24 +224,68 @@ impl Remote {
 }
 
 impl Remote {
-    /// Writes the object `r` names to `out`: its manifest or index for a tag,
-    /// the manifest or blob for a digest, verified. Returns its descriptor.
-    /// A blob is streamed: when its digest turns out wrong, the error comes
-    /// after the bytes, and what was written must not be trusted.
-    pub fn fetch_to(
+    /// The object `r` names: for a tag its manifest or index, for a digest
+    /// that manifest or blob, verified. With `platform`, an index gives way
+    /// to its manifest for that platform (nested indexes followed).
+    pub fn object(
         &self,
         r: &Reference,
         hints: &[String],
-        out: &mut dyn io::Write,
-    ) -> Result<Descriptor> {
-        let write_err = |e: io::Error| Error::io(&e).context("output");
-        if r.digest().is_none() {
-            let accept: Vec<&str> = hints.iter().map(String::as_str).collect();
-            let (d, body) = self.manifest(r, &accept)?;
-            out.write_all(&body).map_err(write_err)?;
-            return Ok(d);
+        platform: Option<&Platform>,
+    ) -> Result<Object<'_>> {
+        let accept: Vec<&str> = hints.iter().map(String::as_str).collect();
+        let mut object = match r.digest() {
+            None => {
+                let (d, body) = self.manifest(r, &accept)?;
+                Object::Manifest(d, body)
+            }
+            Some(_) => self.fetch(r, hints)?,
+        };
+        let Some(platform) = platform else {
+            return Ok(object);
+        };
+        for _ in 0..manifest::MAX_DEPTH {
+            let (d, body) = match &object {
+                Object::Manifest(d, body) if descriptor::is_index(&d.media_type) => (d, body),
+                _ => return Ok(object),
+            };
+            let index = Index::parse(body).map_err(|e| e.context(r))?;
+            let entry = manifest::select(&index, platform).cloned().ok_or_else(|| {
+                Error::new(
+                    Kind::NotFound,
+                    format!(
+                        "{r}: no manifest for {platform} in index {} (it has {}; --platform another, or --index for the index itself)",
+                        d.digest,
+                        manifest::platforms_of(&index)
+                    ),
+                )
+            })?;
+            let body = self.manifest_of(r, &entry)?;
+            let d = Descriptor::new(entry.media_type, entry.digest, entry.size);
+            object = Object::Manifest(d, body);
         }
-        match self.fetch(r, hints)? {
+        Err(Error::new(
+            Kind::InvalidContent,
+            format!(
+                "{r}: indexes nested more than {} deep; refused",
+                manifest::MAX_DEPTH
+            ),
+        ))
+    }
+}
+
+impl Object<'_> {
+    /// Whether this is a blob (bytes that are no manifest or index).
+    pub fn is_blob(&self) -> bool {
+        matches!(self, Object::Blob(_))
+    }
+
+    /// Writes the object to `out`; returns its descriptor. A blob is
+    /// streamed: when its digest turns out wrong, the error comes after the
+    /// bytes, and what was written must not be trusted.
+    pub fn write_to(self, out: &mut dyn io::Write) -> Result<Descriptor> {
+        let write_err = |e: io::Error| Error::io(&e).context("output");
+        match self {
             Object::Manifest(d, body) => {
                 out.write_all(&body).map_err(write_err)?;
                 Ok(d)
@@ -249,11 +294,11 @@ impl Remote {
                 while let Some(chunk) = blob.next_chunk().map_err(Error::from)? {
                     out.write_all(&chunk).map_err(write_err)?;
                 }
-                let media = hints
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "application/octet-stream".to_string());
-                Ok(Descriptor::new(media, blob.digest.clone(), blob.pos))
+                Ok(Descriptor::new(
+                    "application/octet-stream",
+                    blob.digest.clone(),
+                    blob.pos,
+                ))
             }
         }
     }

@@ -261,7 +261,14 @@ fn retryable(e: &ureq::Error) -> bool {
             | ureq::Error::Timeout(_)
             | ureq::Error::ConnectionFailed
             | ureq::Error::Protocol(_)
-    )
+    ) && !unknown_host(e)
+}
+
+/// Whether `e` says the host name does not resolve: not worth retrying
+/// (the resolver has its own retries), and worth saying plainly.
+fn unknown_host(e: &ureq::Error) -> bool {
+    matches!(e, ureq::Error::HostNotFound)
+        || matches!(e, ureq::Error::Io(io) if io.to_string().contains("failed to lookup address"))
 }
 
 /// A URL as `--debug` prints it: its query (signatures of storage hosts,
@@ -275,6 +282,18 @@ fn redact(url: &str) -> String {
 
 /// A failure to talk to `url` at all.
 pub(crate) fn transport_error(url: &str, e: &ureq::Error) -> Error {
+    if unknown_host(e) {
+        let why = e.to_string();
+        let why = why.rsplit(": ").next().unwrap_or("");
+        return Error::new(
+            Kind::Unavailable,
+            format!(
+                "{}: the host name does not resolve ({})",
+                Untrusted(&host_of(url).unwrap_or_default()),
+                Untrusted(why)
+            ),
+        );
+    }
     let text = e.to_string();
     let kind = match e {
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Kind::PermissionDenied,
