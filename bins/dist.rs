@@ -20,6 +20,10 @@ mod images;
 mod ingest;
 #[path = "dist-list.rs"]
 mod list;
+#[path = "dist-login.rs"]
+mod login;
+#[path = "dist-logout.rs"]
+mod logout;
 #[path = "dist-path.rs"]
 mod path;
 #[path = "dist-pull.rs"]
@@ -43,6 +47,8 @@ const PROGRAMS: &[&Program] = &[
     &path::PROGRAM,
     &delete::PROGRAM,
     &gc::PROGRAM,
+    &login::PROGRAM,
+    &logout::PROGRAM,
 ];
 
 fn main() -> std::process::ExitCode {

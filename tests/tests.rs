@@ -19,6 +19,7 @@ mod fetch;
 mod images;
 mod ingest;
 mod list;
+mod login;
 mod multicall;
 mod newuser;
 mod path;

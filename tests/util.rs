@@ -259,6 +259,12 @@ impl Output {
         }
     }
 
+    /// Runs `check` on the output (for assertions that need more than
+    /// `stdout_has`), returning it for more.
+    pub fn clone_check(&self, check: impl FnOnce(&Output)) {
+        check(self)
+    }
+
     /// Stdout's lines.
     pub fn lines(&self) -> Vec<&str> {
         self.stdout.lines().collect()

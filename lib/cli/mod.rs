@@ -22,6 +22,7 @@ use std::sync::Arc;
 use crate::content::Store;
 use crate::error::{Context, Error, Kind, Result};
 use crate::images::Namespace;
+use crate::remote::credentials::Found;
 use crate::remote::{self, Remote};
 
 pub use crate::VERSION;
@@ -218,7 +219,10 @@ impl Cli {
             Long("plain-http") if registry => self.remote.plain_http = true,
             Long("insecure") if registry => self.remote.insecure = true,
             Long("creds") if registry => {
-                self.remote.sources.creds = Some(self.parse("--creds")?);
+                self.remote.sources.creds = Some(Found {
+                    credentials: self.parse("--creds")?,
+                    source: "--creds".to_string(),
+                });
             }
             Long("authfile") if registry => {
                 self.remote.sources.authfile = Some(self.value()?.into());
@@ -324,12 +328,27 @@ impl Cli {
     /// A registry client as the registry flags say, logging to stderr
     /// under `--debug`.
     pub fn remote(&self) -> Result<Remote> {
+        self.remote_with(None)
+    }
+
+    /// A registry client that uses `creds` (what dist-login checks) for
+    /// every host, instead of what the flags and files give.
+    pub fn remote_with(&self, creds: Option<Found>) -> Result<Remote> {
         let mut opts = self.remote.clone();
+        if creds.is_some() {
+            opts.sources.creds = creds;
+        }
         if self.debug {
             let name = self.name.clone();
             opts.log = Some(Arc::new(move |line: &str| say(&format!("{name}: {line}"))));
         }
         Remote::new(&opts)
+    }
+
+    /// The credentials file `--authfile` names, or the one docker and
+    /// skopeo log in to.
+    pub fn login_file(&self) -> PathBuf {
+        remote::credentials::login_file(self.remote.sources.authfile.as_deref())
     }
 
     /// Whether `--debug` was given.
@@ -460,6 +479,39 @@ impl Write for Out<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Out::check(self.0.flush())
     }
+}
+
+/// Asks on the terminal (`/dev/tty`) and reads one line, without echoing
+/// it when `secret`. An error when there is no terminal.
+pub fn ask(prompt: &str, secret: bool) -> Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    use std::io::{BufRead, BufReader};
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|e| {
+            Error::invalid(format!(
+                "no terminal to ask on ({}): give what is asked for with options",
+                Error::io(&e)
+            ))
+        })?;
+    let saved = tcgetattr(&tty).map_err(|e| Error::from(e).context("/dev/tty"))?;
+    if secret {
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        tcsetattr(&tty, OptionalActions::Now, &quiet).map_err(Error::from)?;
+    }
+    let mut line = String::new();
+    let read = (&tty)
+        .write_all(prompt.as_bytes())
+        .and_then(|()| BufReader::new(&tty).read_line(&mut line));
+    if secret {
+        let _ = tcsetattr(&tty, OptionalActions::Now, &saved);
+        let _ = (&tty).write_all(b"\n");
+    }
+    read.map_err(|e| Error::io(&e).context("/dev/tty"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// Standard input as a file, so that a regular file can be seeked and a

@@ -50,7 +50,12 @@ fn write_temp(path: &Path, data: &[u8], mode: u32) -> Result<PathBuf> {
 /// Replaces `path` with `data` atomically: a temporary file beside it is
 /// written, synced and renamed over it, then the directory is synced.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = write_temp(path, data, 0o644)?;
+    write_atomic_mode(path, data, 0o644)
+}
+
+/// [`write_atomic`] with the file's permission bits (0600 for secrets).
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let tmp = write_temp(path, data, mode)?;
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
         return Err(Error::io(&e).context(path.display()));

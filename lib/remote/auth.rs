@@ -63,6 +63,14 @@ impl Scope {
         self.0.first().map_or("", |(r, _)| r.as_str())
     }
 
+    /// `host/repository`, or `host` for a scope of no repository.
+    pub fn object(&self, host: &str) -> String {
+        match self.repository() {
+            "" => host.to_string(),
+            r => format!("{host}/{r}"),
+        }
+    }
+
     /// The `scope` values of a token request: ours, and those of the
     /// challenge (`a b` separated by spaces), each once.
     fn with_challenge(&self, challenge: Option<&str>) -> Vec<String> {
@@ -160,8 +168,8 @@ impl Auth {
             return Err(Error::new(
                 Kind::Unauthenticated,
                 format!(
-                    "{host}/{}: unauthenticated (registry said 401 without a challenge dist knows: {})",
-                    scope.repository(),
+                    "{}: unauthenticated (registry said 401 without a challenge dist knows: {})",
+                    scope.object(host),
                     Untrusted(challenge)
                 ),
             ));
@@ -180,7 +188,7 @@ impl Auth {
         let who = match lock(&self.found).get(host).cloned().flatten() {
             Some(f) => format!(" to {} from {}", f.credentials.describe(), f.source),
             None => format!(
-                " to an anonymous request (no credentials for {host}: dist-login, --creds or --authfile)"
+                " to an anonymous request: no credentials for {host} (dist-login, --creds or --authfile)"
             ),
         };
         Error::new(status.kind(), format!("{}{who}", status.message()))
@@ -360,8 +368,8 @@ fn token_refused(
     Error::new(
         Kind::Unauthenticated,
         format!(
-            "{host}/{}: unauthenticated: the token service {realm} {why} ({said})",
-            scope.repository()
+            "{}: unauthenticated: the token service {realm} {why} ({said})",
+            scope.object(host)
         ),
     )
 }
@@ -399,9 +407,9 @@ fn no_credentials(host: &str, scope: &Scope) -> Error {
     Error::new(
         Kind::Unauthenticated,
         format!(
-            "{host}/{}: unauthenticated: the registry wants credentials and none are configured \
+            "{}: unauthenticated: the registry wants credentials and none are configured \
              for {host} (dist-login, --creds or --authfile)",
-            scope.repository()
+            scope.object(host)
         ),
     )
 }

@@ -79,8 +79,8 @@ pub struct Found {
 /// Where to look for credentials.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
-    /// `--creds USER[:PASS]`: these, for every host.
-    pub creds: Option<Credentials>,
+    /// `--creds USER[:PASS]` (or what dist-login checks): these, for every host.
+    pub creds: Option<Found>,
     /// `--authfile FILE`: this file only.
     pub authfile: Option<PathBuf>,
 }
@@ -104,11 +104,8 @@ impl Sources {
 
     /// Finds credentials for `host`.
     pub fn lookup(&self, host: &str) -> Result<Option<Found>> {
-        if let Some(c) = &self.creds {
-            return Ok(Some(Found {
-                credentials: c.clone(),
-                source: "--creds".to_string(),
-            }));
+        if let Some(found) = &self.creds {
+            return Ok(Some(found.clone()));
         }
         let keys = host_keys(host);
         for file in self.files() {
@@ -156,6 +153,58 @@ pub fn login_file(authfile: Option<&Path>) -> PathBuf {
         .map(Path::to_path_buf)
         .or_else(|| env_path("REGISTRY_AUTH_FILE"))
         .unwrap_or_else(docker_config)
+}
+
+/// The registry host of `REGISTRY` as users write it: a host[:port], or a
+/// URL (`https://host/v2/`); `docker.io` is Docker Hub's.
+pub fn login_host(registry: Option<&str>) -> Result<String> {
+    let given = registry.ok_or_else(|| Error::invalid("missing REGISTRY"))?;
+    let bare = given.split_once("://").map_or(given, |(_, rest)| rest);
+    let bare = bare.split('/').next().unwrap_or("");
+    let host_char = |c: char| c.is_ascii_alphanumeric() || "-.:[]_".contains(c);
+    if bare.is_empty() || !bare.chars().all(host_char) {
+        return Err(Error::invalid(format!(
+            "'{}' is no registry host (host[:port])",
+            crate::error::Untrusted(given)
+        )));
+    }
+    Ok(match bare {
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" => "registry-1.docker.io",
+        host => host,
+    }
+    .to_string())
+}
+
+/// Sets (or, with `None`, removes) the credentials of `host` in the file
+/// `path` (docker's config.json form; other entries kept), written
+/// atomically with mode 0600. Returns whether the file changed.
+pub fn save(path: &Path, host: &str, creds: Option<&Credentials>) -> Result<bool> {
+    let mut config = match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(
+                Kind::InvalidContent,
+                format!("{}: not a valid credentials file ({e})", path.display()),
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
+        Err(e) => return Err(Error::io(&e).context(path.display())),
+    };
+    if !store_in(&mut config, host, creds).map_err(|e| e.context(path.display()))? {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io(&e).context(dir.display()))?;
+    }
+    let mut text = serde_json::to_vec_pretty(&config)
+        .map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
+    text.push(b'\n');
+    crate::fs::write_atomic_mode(path, &text, 0o600)?;
+    Ok(true)
 }
 
 /// `config` with `host`'s entry set to `creds` (or removed, for `None`):
@@ -427,6 +476,18 @@ mod tests {
         assert!(!store_in(&mut cfg, "registry-1.docker.io", None).unwrap());
         assert_eq!(cfg["auths"].as_object().unwrap().len(), 1);
         assert_eq!(cfg["credsStore"], "");
+    }
+
+    #[test]
+    fn registries_as_users_write_them() {
+        let host = |r: &str| login_host(Some(r)).unwrap();
+        assert_eq!(host("docker.io"), "registry-1.docker.io");
+        assert_eq!(host("https://index.docker.io/v1/"), "registry-1.docker.io");
+        assert_eq!(host("localhost:5000"), "localhost:5000");
+        assert_eq!(host("https://quay.io/v2/"), "quay.io");
+        assert!(login_host(None).is_err());
+        assert!(login_host(Some("a b")).is_err());
+        assert!(login_host(Some("")).is_err());
     }
 
     #[test]

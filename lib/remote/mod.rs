@@ -80,6 +80,20 @@ impl Remote {
         format!("{}://{host}/v2/{path}", self.http.scheme(host))
     }
 
+    /// Checks that the registry `host` takes the credentials these options
+    /// give: `GET /v2/`, answering its challenge. `Ok(false)` when the
+    /// registry asks for none at all.
+    pub fn check_login(&self, host: &str) -> Result<bool> {
+        let req = Request::new(ureq::http::Method::GET, self.url(host, ""));
+        let scope = Scope::default();
+        let asked = self.auth.header(host, &scope).is_none();
+        let resp = self.send(host, &scope, &req)?;
+        if !resp.status().is_success() {
+            return Err(status_error(host, resp));
+        }
+        Ok(asked && self.auth.header(host, &scope).is_some())
+    }
+
     /// Sends `req` to the registry `host` with what `scope` needs: the
     /// `Authorization` known for it, or, on a 401, the one its challenge
     /// asks for, then once more. A 401 after that is an error naming the
@@ -93,7 +107,7 @@ impl Remote {
                 return Ok(resp);
             }
             if authorized {
-                let object = format!("{host}/{}", scope.repository());
+                let object = scope.object(host);
                 return Err(self.auth.refused(host, status_error(&object, resp)));
             }
             let challenge = header(&resp, "www-authenticate").unwrap_or_default();
