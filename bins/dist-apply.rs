@@ -4,7 +4,6 @@ use dist::cli::{self, Cli, Program};
 use dist::digest::Digest;
 use dist::layer::{ApplyOptions, apply_layer};
 use lexopt::Arg::*;
-use std::io::Write;
 use std::path::PathBuf;
 
 const HELP: &str = "\
@@ -18,7 +17,8 @@ as if DIR were the root.
 
     --expected-diff-id DIGEST  fail with exit status 8 unless the diff ID is DIGEST
     --no-same-owner            do not give entries the owners the layer says
-                               (the default unless running as root)";
+                               (the default unless running as root)
+    --json                     print the result as one JSON object";
 
 /// The program, for its own binary and for `dist`.
 pub const PROGRAM: Program = Program {
@@ -37,10 +37,12 @@ fn main() -> std::process::ExitCode {
 fn run(cli: &mut Cli) -> dist::Result<()> {
     let (mut expected, mut opts, mut dir) =
         (None::<Digest>, ApplyOptions::default(), None::<PathBuf>);
+    let mut json = false;
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
             Long("expected-diff-id") => expected = Some(cli.parse("--expected-diff-id")?),
             Long("no-same-owner") => opts.same_owner = false,
+            Long("json") => json = true,
             Value(v) if dir.is_none() => dir = Some(v.into()),
             _ => return Err(arg.unexpected()),
         }
@@ -82,6 +84,11 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             ),
         ));
     }
-    writeln!(cli.out(), "{}", layer.diff_id)?;
+    let value = serde_json::json!({
+        "diffID": layer.diff_id, "size": layer.size,
+        "compression": format!("{:?}", layer.compression).to_lowercase(),
+        "entries": a.entries,
+    });
+    cli.emit(json, &layer.diff_id, value)?;
     Ok(())
 }

@@ -2,14 +2,15 @@
 use dist::cli::{self, Cli, Program, parse_value};
 use dist::digest::Digest;
 use lexopt::Arg::*;
-use std::io::Write;
 
 const HELP: &str = "\
-usage: dist-delete DIGEST...
+usage: dist-delete [--json] DIGEST...
 
 Remove each blob from the content store and print its digest.
 A digest not in the store is reported on stderr; the others are still removed.
-Images that still name a removed blob become incomplete: prefer dist-gc.";
+Images that still name a removed blob become incomplete: prefer dist-gc.
+
+    --json          one JSON object per blob removed: digest";
 
 /// The program, for its own binary and for `dist`.
 pub const PROGRAM: Program = Program {
@@ -26,9 +27,10 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
-    let mut digests: Vec<Digest> = Vec::new();
+    let (mut digests, mut json) = (Vec::<Digest>::new(), false);
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
+            Long("json") => json = true,
             Value(v) => digests.push(parse_value(v)?),
             _ => return Err(arg.unexpected()),
         }
@@ -39,7 +41,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     let store = cli.store()?;
     for digest in &digests {
         match store.delete(digest) {
-            Ok(()) => writeln!(cli.out(), "{digest}")?,
+            Ok(()) => cli.emit(json, digest, serde_json::json!({"digest": digest}))?,
             Err(e) => cli.report(&e),
         }
     }

@@ -4,6 +4,7 @@ use dist::cli::table::human_size;
 use dist::cli::{self, Cli, Program};
 use dist::gc::{self, Options};
 use lexopt::Arg::*;
+use serde_json::json;
 use std::io::Write;
 
 const HELP: &str = "\
@@ -21,7 +22,8 @@ they wait for it: nothing is removed while it is being written.
 
     --dry-run               print what would be removed; remove nothing
     --ingest-age DURATION   abandoned ingests older than this go (default 24h)
-    --no-wait               fail (exit 6) rather than wait for writers";
+    --no-wait               fail (exit 6) rather than wait for writers
+    --json                  one JSON object per thing removed";
 
 /// The program, for its own binary and for `dist`.
 pub const PROGRAM: Program = Program {
@@ -38,7 +40,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
-    let mut opts = Options::default();
+    let (mut opts, mut json) = (Options::default(), false);
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
             Long("dry-run") => opts.dry_run = true,
@@ -48,25 +50,32 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
                     dist::time::parse_duration(&text).map_err(|e| e.context("--ingest-age"))?;
             }
             Long("no-wait") => opts.wait = false,
+            Long("json") => json = true,
             _ => return Err(arg.unexpected()),
         }
     }
     let store = cli.store()?;
     let done = gc::collect(&store, &opts)?;
-    let mut out = cli.out();
     for b in &done.blobs {
-        writeln!(out, "blob {} {}", b.digest, b.size)?;
+        let v = json!({"kind": "blob", "digest": b.digest, "size": b.size});
+        cli.emit(json, format_args!("blob {} {}", b.digest, b.size), v)?;
     }
     for s in &done.snapshots {
-        writeln!(out, "snapshot {s}")?;
+        cli.emit(
+            json,
+            format_args!("snapshot {s}"),
+            json!({"kind": "snapshot", "chainID": s}),
+        )?;
     }
     for i in &done.ingests {
-        writeln!(out, "ingest {}", i.reference)?;
+        let v = json!({"kind": "ingest", "ref": i.reference, "offset": i.offset});
+        cli.emit(json, format_args!("ingest {}", i.reference), v)?;
     }
     for p in &done.interrupted {
-        writeln!(out, "unpack {}", p.display())?;
+        let v = json!({"kind": "unpack", "path": p});
+        cli.emit(json, format_args!("unpack {}", p.display()), v)?;
     }
-    out.flush()?;
+    cli.out().flush()?;
     let bytes: u64 = done.blobs.iter().map(|b| b.size).sum();
     let n =
         |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });

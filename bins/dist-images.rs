@@ -1,6 +1,6 @@
 //! dist-images: the image names of a namespace (seeds e53539c58f,
 //! 1f21fb7f8b, cc983be17a, 004; DESIGN.md, "Programs").
-use dist::cli::table::{Format, Table, human_size, print_list};
+use dist::cli::table::{Format, human_size, print_list};
 use dist::cli::{self, Cli, Group, Program};
 use dist::gc;
 use dist::images::{self, Filter, Images};
@@ -14,19 +14,21 @@ usage: dist-images [-n NS] ls [-q] [--json] [--filter F]...
        dist-images [-n NS] tag [--force] NAME NEWNAME
        dist-images [-n NS] check NAME...
 
-The image names of a namespace. ls lists REF TYPE DIGEST SIZE, SIZE being
-the whole image's (everything its root reaches in the store). rm removes
-names, then collects garbage (dist-gc) unless --no-gc. label sets labels
-(KEY= removes one). tag gives an image a second name. check tells whether
-everything an image reaches is in the store (exit status 3 if not). Names
-are normalized as pulls record them: redis:7 is docker.io/library/redis:7.
+The image names of a namespace. ls lists REF TYPE DIGEST SIZE PLATFORMS
+LABELS, SIZE being the whole image's (everything its root reaches in the
+store), and entries other tools wrote without a name by their digest. rm
+removes names, then the content only they reached, unless --no-gc. label
+sets labels (KEY= removes one). tag gives an image a second name. check
+tells whether everything an image reaches is in the store (exit status 3 if
+not). A NAME is a name as stored (other tools store rootfs or v1), else as
+pulls record it: redis:7 is docker.io/library/redis:7.
 
--q, --quiet          ls: print only the names
-    --json           ls: one JSON object per image
+-q, --quiet          ls, check: print only the names
+    --json           ls, check: one JSON object per image
     --filter F       ls: name==NAME, name!=NAME, name~=REGEX, label.KEY==VALUE,
                      label.KEY!=VALUE, label.KEY~=REGEX, label.KEY (or containerd's
                      labels.\"KEY\"==VALUE); F,F or several --filter must all hold
-    --no-gc          rm: leave unreachable content in the store
+    --no-gc          rm: leave what they reached in the store
     --force          tag: replace NEWNAME if it names another image";
 
 /// The program, for its own binary and for `dist`.
@@ -65,77 +67,72 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     let (command, args) = words
         .split_first()
         .ok_or_else(|| dist::Error::invalid("missing command: ls, rm, label, tag or check"))?;
-    let names: Vec<String> = args.iter().map(|a| images::full_name(a)).collect();
-    let usage = dist::Error::invalid;
-    let need = |n: usize, what: &str| match names.len() < n {
-        true => Err(usage(format!("{command}: missing {what}"))),
-        false => Ok(()),
-    };
-    match command.as_str() {
-        "ls" | "list" => {
-            if let Some(extra) = args.first() {
-                return Err(usage(format!("ls: unexpected argument '{extra}'")));
-            }
+    let usage = |what: &str| Err(dist::Error::invalid(format!("{command}: {what}")));
+    match (command.as_str(), args) {
+        ("ls" | "list", []) => {
             let rows = images.summaries(&filters)?;
-            let header = ["REF", "TYPE", "DIGEST", "SIZE"];
+            let header = ["REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS"];
             print_list(&mut cli.out(), format, &header, &rows, |r| {
-                vec![
-                    r.name.clone(),
-                    r.media_type.clone(),
-                    r.digest.clone(),
-                    human_size(r.size),
-                ]
+                let platforms = r.platforms.join(",");
+                let size = human_size(r.size);
+                let (d, t) = (r.digest.clone(), r.media_type.clone());
+                vec![r.name.clone(), t, d, size, platforms, r.labels_text()]
             })?;
         }
-        "rm" | "remove" | "delete" => {
-            need(1, "NAME")?;
-            for name in &names {
+        ("rm" | "remove" | "delete", [_, ..]) => {
+            let mut roots = Vec::new();
+            for name in args {
                 match images.remove(name) {
-                    Ok(_) => writeln!(cli.out(), "{name}")?,
+                    Ok(img) => {
+                        writeln!(cli.out(), "{}", img.name)?;
+                        roots.push(img.target);
+                    }
                     Err(e) => cli.report(&e),
                 }
             }
             if !no_gc {
-                let done = gc::collect(&store, &gc::Options::default())?;
-                cli.debug(format!("collected {} blobs", done.blobs.len()));
+                let done = gc::release(&store, &roots, &gc::Options::default())?;
+                cli.debug(format!(
+                    "removed {} blobs they alone used",
+                    done.blobs.len()
+                ));
             }
         }
-        "label" => {
-            need(2, "KEY=VALUE")?;
-            let labels = args[1..].iter().map(|kv| images::parse_label(kv));
-            images.label(&names[0], &labels.collect::<dist::Result<Vec<_>>>()?)?;
+        ("label", [name, kvs @ ..]) if !kvs.is_empty() => {
+            let labels = kvs.iter().map(|kv| images::parse_label(kv));
+            images.label(name, &labels.collect::<dist::Result<Vec<_>>>()?)?;
         }
-        "tag" => {
-            need(2, "NEWNAME")?;
-            if let Some(extra) = args.get(2) {
-                return Err(usage(format!("tag: unexpected argument '{extra}'")));
-            }
-            let new = images.tag(&names[0], &args[1], force)?;
+        ("tag", [name, new]) => {
+            let new = images.tag(name, new, force)?;
             writeln!(cli.out(), "{}", new.name)?;
         }
-        "check" => {
-            need(1, "NAME")?;
-            let mut table = Table::new(&["REF", "TYPE", "DIGEST", "STATUS", "SIZE"]);
-            for name in &names {
-                let sum = match images.get(name).and_then(|i| images.summary(i)) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        cli.report(&e);
-                        continue;
+        ("check", [_, ..]) => {
+            let mut rows = Vec::new();
+            for name in args {
+                match images.get(name).and_then(|i| images.summary(i)) {
+                    Ok(sum) => {
+                        if let Some(e) = sum.missing() {
+                            cli.report(&e);
+                        }
+                        rows.push(sum);
                     }
-                };
-                let status = sum.status();
-                if let Some(m) = sum.reach.missing.first() {
-                    let n = sum.reach.missing.len();
-                    let why = format!("{name}: {n} objects missing, first {}", m.digest);
-                    cli.report(&dist::Error::new(dist::Kind::NotFound, why));
+                    Err(e) => cli.report(&e),
                 }
-                let size = human_size(sum.size);
-                table.row(vec![sum.name, sum.media_type, sum.digest, status, size]);
             }
-            table.print(&mut cli.out())?;
+            let header = ["REF", "TYPE", "DIGEST", "STATUS", "SIZE"];
+            if rows.is_empty() {
+                return Ok(());
+            }
+            print_list(&mut cli.out(), format, &header, &rows, |r| {
+                let (d, t) = (r.digest.clone(), r.media_type.clone());
+                vec![r.name.clone(), t, d, r.status(), human_size(r.size)]
+            })?;
         }
-        other => {
+        ("ls" | "list", _) => return usage("takes no argument"),
+        ("rm" | "remove" | "delete" | "check", _) => return usage("missing NAME"),
+        ("label", _) => return usage("give NAME KEY=VALUE..."),
+        ("tag", _) => return usage("give NAME NEWNAME"),
+        (other, _) => {
             return Err(dist::Error::invalid(format!(
                 "unknown command '{other}': use ls, rm, label, tag or check"
             )));

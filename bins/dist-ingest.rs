@@ -3,7 +3,6 @@
 use dist::cli::{self, Cli, Program};
 use dist::content::WriterOptions;
 use lexopt::Arg::*;
-use std::io::Write;
 
 const HELP: &str = "\
 usage: dist-ingest [--expected-digest DIGEST] [--expected-size N] [--no-wait] REF
@@ -16,7 +15,8 @@ resumes from it. Prints the digest it committed.
 
 -d, --expected-digest DIGEST  the digest the content must have
 -s, --expected-size N         the size in bytes the content must have
-    --no-wait                 fail at once (exit 6) if REF is being written";
+    --no-wait                 fail at once (exit 6) if REF is being written
+    --json                    print the result as one JSON object";
 
 /// The program, for its own binary and for `dist`.
 pub const PROGRAM: Program = Program {
@@ -33,7 +33,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
-    let mut opts = WriterOptions::default();
+    let (mut opts, mut json) = (WriterOptions::default(), false);
     let mut reference = None;
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
@@ -42,6 +42,7 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             }
             Short('s') | Long("expected-size") => opts.total = Some(cli.parse("--expected-size")?),
             Long("no-wait") => opts.wait = false,
+            Long("json") => json = true,
             Value(v) if reference.is_none() => reference = Some(cli::parse_value::<String>(v)?),
             _ => return Err(arg.unexpected()),
         }
@@ -57,6 +58,10 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
             done.digest, done.resumed_from, done.size
         ));
     }
-    writeln!(cli.out(), "{}", done.digest)?;
+    let value = serde_json::json!({
+        "digest": done.digest, "size": done.size,
+        "existed": done.existed, "resumedFrom": done.resumed_from,
+    });
+    cli.emit(json, &done.digest, value)?;
     Ok(())
 }

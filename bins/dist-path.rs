@@ -10,7 +10,8 @@ usage: dist-path [-n] DIGEST...
 Print the path of each blob in the content store, as DIGEST PATH.
 A digest not in the store is reported on stderr; the others are still printed.
 
--n, --name-only     print only the path";
+-n, --name-only     print only the path
+    --json          one JSON object per blob: digest, path";
 
 /// The program, for its own binary and for `dist`.
 pub const PROGRAM: Program = Program {
@@ -27,11 +28,12 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: &mut Cli) -> dist::Result<()> {
-    let mut name_only = false;
+    let (mut name_only, mut json) = (false, false);
     let mut digests: Vec<Digest> = Vec::new();
     while let Some(arg) = cli.next_arg()? {
         match arg.get() {
             Short('n') | Long("name-only") => name_only = true,
+            Long("json") => json = true,
             Value(v) => digests.push(parse_value(v)?),
             _ => return Err(arg.unexpected()),
         }
@@ -42,6 +44,10 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
     let store = cli.store()?;
     for digest in &digests {
         match store.path(digest) {
+            Ok(path) if json => {
+                let value = serde_json::json!({"digest": digest, "path": path});
+                cli.emit(true, "", value)?
+            }
             Ok(path) if name_only => writeln!(cli.out(), "{}", path.display())?,
             Ok(path) => writeln!(cli.out(), "{digest} {}", path.display())?,
             Err(e) => cli.report(&e),

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use crate::content::{Info, Status, Store};
-use crate::descriptor;
+use crate::descriptor::{self, Descriptor};
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::graph::{self, Platforms};
@@ -61,12 +61,18 @@ pub struct Collected {
 
 /// What the images of every namespace reach: blobs, and chain IDs.
 fn mark(store: &Store) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
+    let mut roots = Vec::new();
+    for ns in images::namespaces(store)? {
+        roots.extend(Images::new(store, ns).roots()?);
+    }
+    Ok(reached(store, roots))
+}
+
+/// What `roots` reach in the store: blobs (present or not), and the chain
+/// IDs of the images' layers.
+fn reached(store: &Store, mut todo: Vec<Descriptor>) -> (HashSet<Digest>, HashSet<Digest>) {
     let mut blobs = HashSet::new();
     let mut chains = HashSet::new();
-    let mut todo = Vec::new();
-    for ns in images::namespaces(store)? {
-        todo.extend(Images::new(store, ns).roots()?);
-    }
     while let Some(d) = todo.pop() {
         if !blobs.insert(d.digest.clone()) || !store.contains(&d.digest) {
             continue;
@@ -93,7 +99,30 @@ fn mark(store: &Store) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
         todo.push(m.config);
         todo.extend(m.layers);
     }
-    Ok((blobs, chains))
+    (blobs, chains)
+}
+
+/// Removes what `roots` (images whose names were just removed) reached and
+/// no image of any namespace reaches now: their blobs and snapshots, and
+/// nothing else (not a blob another program stored and did not name yet).
+pub fn release(store: &Store, roots: &[Descriptor], opts: &Options) -> Result<Collected> {
+    let _hold = store.lock(true, opts.wait)?;
+    let (keep, chains) = mark(store)?;
+    let (theirs, their_chains) = reached(store, roots.to_vec());
+    let mut out = Collected::default();
+    for digest in theirs.difference(&keep) {
+        let Ok(info) = store.info(digest) else {
+            continue;
+        };
+        if !opts.dry_run {
+            store.delete(digest)?;
+        }
+        out.blobs.push(info);
+    }
+    out.blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
+    let only: HashSet<Digest> = their_chains.difference(&chains).cloned().collect();
+    out.snapshots = Snapshots::new(store).sweep(&chains, Some(&only), opts.dry_run)?;
+    Ok(out)
 }
 
 /// Collects the garbage of `store`.
@@ -111,7 +140,7 @@ pub fn collect(store: &Store, opts: &Options) -> Result<Collected> {
         out.blobs.push(info);
     }
     let snapshots = Snapshots::new(store);
-    out.snapshots = snapshots.sweep(&chains, opts.dry_run)?;
+    out.snapshots = snapshots.sweep(&chains, None, opts.dry_run)?;
     out.interrupted = snapshots.leftovers(opts.dry_run)?;
     let now = SystemTime::now();
     for status in store.statuses(true, Duration::ZERO)? {

@@ -24,7 +24,7 @@ use std::time::SystemTime;
 use crate::content::Store;
 use crate::descriptor::{self, Descriptor};
 use crate::digest::Digest;
-use crate::error::{Context, Error, Kind, Result};
+use crate::error::{Context, Error, Kind, Result, Untrusted};
 use crate::fs::write_atomic;
 use crate::graph::{Reach, reach, read_small, size};
 use crate::time::{format_rfc3339, parse_rfc3339};
@@ -250,6 +250,8 @@ impl Images {
     pub fn summary(&self, img: Image) -> Result<Summary> {
         let reach = reach(&self.store, &img.target)?;
         Ok(Summary {
+            platforms: platforms(&self.store, &img.target),
+            named: img.name != img.target.digest.to_string(),
             name: img.name,
             media_type: img.target.media_type,
             digest: img.target.digest.to_string(),
@@ -257,14 +259,26 @@ impl Images {
             labels: img.labels,
             created: format_rfc3339(img.created),
             updated: format_rfc3339(img.updated),
+            complete: reach.missing.is_empty(),
             reach,
         })
     }
 
-    /// The summaries of the images every filter passes, sorted by name.
+    /// The summaries of the images every filter passes, sorted by name,
+    /// then the entries other tools wrote without a name, by digest.
     pub fn summaries(&self, filters: &[Filter]) -> Result<Vec<Summary>> {
+        let unnamed = self
+            .roots()?
+            .into_iter()
+            .filter(|d| !d.annotations.contains_key(REF_NAME))
+            .map(|d| {
+                let mut img = Image::new(d.digest.to_string(), d);
+                (img.created, img.updated) = (SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH);
+                img
+            });
         self.list()?
             .into_iter()
+            .chain(unnamed)
             .filter(|i| filters.iter().all(|f| f.matches(i)))
             .map(|i| self.summary(i))
             .collect()
@@ -274,7 +288,7 @@ impl Images {
     /// the digest of a manifest or index (named here, or in the store).
     pub fn root_of(&self, what: &str) -> Result<Descriptor> {
         let Ok(digest) = what.parse::<Digest>() else {
-            return Ok(self.get(&full_name(what))?.target);
+            return Ok(self.get(what)?.target);
         };
         if let Some(img) = self.list()?.into_iter().find(|i| i.target.digest == digest) {
             return Ok(img.target);
@@ -302,12 +316,25 @@ impl Images {
         Ok(out)
     }
 
-    /// The image named `name`.
-    pub fn get(&self, name: &str) -> Result<Image> {
-        self.list()?
-            .into_iter()
-            .find(|i| i.name == name)
-            .ok_or_else(|| no_such(name, &self.namespace))
+    /// The image `what` names: its exact stored name (other tools store
+    /// `rootfs` or `v1`), else its normalized one (`redis:7` is
+    /// `docker.io/library/redis:7`).
+    pub fn get(&self, what: &str) -> Result<Image> {
+        let images = self.list()?;
+        let at = self.position(&images, what)?;
+        Ok(images[at].clone())
+    }
+
+    /// Where in `images` the image `what` names is, as [`Images::get`] finds it.
+    fn position(&self, images: &[Image], what: &str) -> Result<usize> {
+        images
+            .iter()
+            .position(|i| i.name == what)
+            .or_else(|| {
+                let full = full_name(what);
+                images.iter().position(|i| i.name == full)
+            })
+            .ok_or_else(|| no_such(what, &self.namespace))
     }
 
     /// Changes the namespace's images with `edit`, under the store's index
@@ -365,11 +392,7 @@ impl Images {
         let new = new.as_str();
         let ns = &self.namespace;
         self.update(|images| {
-            let mut copy = images
-                .iter()
-                .find(|i| i.name == name)
-                .cloned()
-                .ok_or_else(|| no_such(name, ns))?;
+            let mut copy = images[self.position(images, name)?].clone();
             let now = SystemTime::now();
             if let Some(at) = images.iter().position(|i| i.name == new) {
                 if !force {
@@ -393,10 +416,8 @@ impl Images {
     /// Sets the labels of `name` (an empty value removes one).
     pub fn label(&self, name: &str, labels: &[(String, String)]) -> Result<Image> {
         self.update(|images| {
-            let img = images
-                .iter_mut()
-                .find(|i| i.name == name)
-                .ok_or_else(|| no_such(name, &self.namespace))?;
+            let at = self.position(images, name)?;
+            let img = &mut images[at];
             for (k, v) in labels {
                 if v.is_empty() {
                     img.labels.remove(k);
@@ -412,10 +433,7 @@ impl Images {
     /// Removes the name `name`; the content stays until garbage collection.
     pub fn remove(&self, name: &str) -> Result<Image> {
         self.update(|images| {
-            let at = images
-                .iter()
-                .position(|i| i.name == name)
-                .ok_or_else(|| no_such(name, &self.namespace))?;
+            let at = self.position(images, name)?;
             Ok(images.remove(at))
         })
     }
@@ -444,8 +462,13 @@ pub fn full_name(name: &str) -> String {
 /// An image as `dist-images ls` and `check` show it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Summary {
-    /// The full name.
+    /// The full name; the digest for an entry another tool wrote unnamed.
     pub name: String,
+    /// Whether the entry has a name.
+    #[serde(skip)]
+    pub named: bool,
+    /// The platforms it is for: an index's entries, a manifest's config.
+    pub platforms: Vec<String>,
     /// The root's media type.
     #[serde(rename = "mediaType")]
     pub media_type: String,
@@ -459,12 +482,41 @@ pub struct Summary {
     pub created: String,
     /// When it last changed.
     pub updated: String,
+    /// Whether everything the root reaches is in the store.
+    pub complete: bool,
     /// What the root reaches.
     #[serde(skip)]
     pub reach: Reach,
 }
 
 impl Summary {
+    /// The error that says what the image lacks, if anything.
+    pub fn missing(&self) -> Option<Error> {
+        let first = self.reach.missing.first()?;
+        Some(Error::new(
+            Kind::NotFound,
+            format!(
+                "{}: {} objects missing, first {}",
+                self.name,
+                self.reach.missing.len(),
+                first.digest
+            ),
+        ))
+    }
+
+    /// The labels as `ctr images ls` shows them: `k=v,k2=v2`, or `-`.
+    pub fn labels_text(&self) -> String {
+        match self.labels.is_empty() {
+            true => "-".to_string(),
+            false => self
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
     /// `complete`, or `incomplete (HAVE/ALL)`.
     pub fn status(&self) -> String {
         let all = self.reach.reached.len();
@@ -527,8 +579,8 @@ impl Filter {
     /// Whether `image` passes.
     pub fn matches(&self, image: &Image) -> bool {
         match self {
-            Filter::Name(n) => image.name == *n,
-            Filter::NotName(n) => image.name != *n,
+            Filter::Name(n) => image.name == *n || image.name == full_name(n),
+            Filter::NotName(n) => image.name != *n && image.name != full_name(n),
             Filter::NameMatches(re) => re.is_match(&image.name),
             Filter::Label(k, v, equal) => (image.labels.get(k) == Some(v)) == *equal,
             Filter::LabelMatches(k, re) => image.labels.get(k).is_some_and(|v| re.is_match(v)),
@@ -572,8 +624,8 @@ impl FromStr for Filter {
             .map(str::to_string);
         let regex = |v: &str| regex_lite::Regex::new(v).map_err(|e| bad(&e.to_string()));
         match (key, label, op) {
-            ("name", _, "==") => Ok(Filter::Name(full_name(value))),
-            ("name", _, "!=") => Ok(Filter::NotName(full_name(value))),
+            ("name", _, "==") => Ok(Filter::Name(value.to_string())),
+            ("name", _, "!=") => Ok(Filter::NotName(value.to_string())),
             ("name", _, "~=") => Ok(Filter::NameMatches(regex(value)?)),
             (_, Some(k), "==") => Ok(Filter::Label(k, value.to_string(), true)),
             (_, Some(k), "!=") => Ok(Filter::Label(k, value.to_string(), false)),
@@ -584,11 +636,43 @@ impl FromStr for Filter {
     }
 }
 
-/// The error for a name namespace `ns` does not have.
+/// The platforms of the image `root`, as far as the store tells them: an
+/// index's entries', a manifest's config's. Empty when it cannot be read.
+fn platforms(store: &Store, root: &Descriptor) -> Vec<String> {
+    let read = || -> Result<Vec<String>> {
+        let bytes = read_small(store, root)?;
+        if descriptor::is_index(&root.media_type) {
+            let index = crate::manifest::Index::parse(&bytes)?;
+            let mut out: Vec<String> = Vec::new();
+            for p in index.manifests.iter().filter_map(|m| m.platform.as_ref()) {
+                let p = p.to_string();
+                if !out.contains(&p) && p != "unknown/unknown" {
+                    out.push(p);
+                }
+            }
+            return Ok(out);
+        }
+        let m = crate::manifest::Manifest::parse(&bytes)?;
+        let c = crate::manifest::Config::parse(&read_small(store, &m.config)?)?;
+        Ok(vec![
+            crate::platform::Platform::new(&c.os, &c.architecture, c.variant.as_deref())
+                .to_string(),
+        ])
+    };
+    read().unwrap_or_default()
+}
+
+/// The error for a name namespace `ns` does not have (nor its
+/// normalized form, when that differs).
 fn no_such(name: &str, ns: &Namespace) -> Error {
+    let full = full_name(name);
+    let also = match full != name {
+        true => format!(" (nor {full})"),
+        false => String::new(),
+    };
     Error::new(
         Kind::NotFound,
-        format!("{name}: no such image in namespace {ns}"),
+        format!("{}: no such image in namespace {ns}{also}", Untrusted(name)),
     )
 }
 

@@ -680,11 +680,13 @@ impl Snapshots {
         Ok(out)
     }
 
-    /// Removes committed snapshots not in `keep` (call with the store lock
-    /// held exclusively). Returns the chain IDs removed, or that would be.
+    /// Removes committed snapshots not in `keep` (of those in `only`, when
+    /// given); call with the store lock held exclusively. Returns the chain
+    /// IDs removed, or that would be.
     pub fn sweep(
         &self,
         keep: &std::collections::HashSet<Digest>,
+        only: Option<&std::collections::HashSet<Digest>>,
         dry_run: bool,
     ) -> Result<Vec<Digest>> {
         let mut keep = keep.clone();
@@ -699,7 +701,7 @@ impl Snapshots {
         let mut removed = Vec::new();
         for s in all.iter().filter(|s| s.kind == SnapshotKind::Committed) {
             let chain: Digest = s.key.parse()?;
-            if !keep.contains(&chain) {
+            if !keep.contains(&chain) && only.is_none_or(|o| o.contains(&chain)) {
                 if !dry_run {
                     self.discard(&self.path(&chain))?;
                 }

@@ -400,7 +400,9 @@ fn a_full_disk_fails_cleanly_and_keeps_nothing_in_blobs() {
         .map(|rd| rd.count())
         .unwrap_or(0);
     let _ = std::process::Command::new("umount").arg(&mnt).status();
-    out.code(6).stderr_has("no space left on device");
+    out.code(6)
+        .stderr_has("no space left on device")
+        .stderr_has("kept for the next writer to resume (dist-gc --ingest-age 0 frees them)");
     assert_eq!(committed, 0);
 }
 

@@ -194,3 +194,152 @@ fn a_stderr_that_cannot_be_written_never_changes_the_exit_code() {
     let out = env.sh("set +e; dist-path nope 2>&-; echo status=$?").ok();
     assert!(out.stdout.contains("status=2"), "{out:?}");
 }
+
+#[test]
+fn names_other_tools_wrote_are_found_as_they_are_and_unnamed_entries_listed() {
+    let env = Env::new("newuser-foreign-names");
+    let reg = Registry::start(Auth::None);
+    let img = layered_image(Format::Oci);
+    reg.push_image("other/app", "v1", &img);
+    // skopeo writes the store (an OCI layout) with the name `rootfs`.
+    let layout = format!("oci:{}:rootfs", env.root.display());
+    let copied = std::process::Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{}/other/app:v1", reg.host()))
+        .arg(&layout)
+        .output()
+        .unwrap();
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    assert_eq!(
+        env.dist("images").args(["ls", "-q"]).ok().stdout,
+        "rootfs\n"
+    );
+    let ls = env.dist("images").arg("ls").ok();
+    assert!(
+        ls.lines()[1].contains(&format!("linux/{}", host_arch())) && ls.lines()[1].ends_with('-'),
+        "PLATFORMS and LABELS: {ls:?}"
+    );
+    env.dist("images").args(["check", "rootfs"]).ok();
+    env.dist("images")
+        .args(["ls", "-q", "--filter", "name==rootfs"])
+        .ok()
+        .stdout_has("rootfs");
+    let flat = env.dir.join("flat");
+    env.dist("rootfs")
+        .args(["unpack", "--rootfs", flat.to_str().unwrap(), "rootfs"])
+        .ok();
+    assert!(flat.join("srv/data").exists());
+    env.dist("images")
+        .args(["label", "rootfs", "tier=gold"])
+        .ok();
+    env.dist("images")
+        .args(["tag", "rootfs", "example.com/app:v1"])
+        .ok();
+    env.dist("images")
+        .args(["rm", "--no-gc", "rootfs"])
+        .ok()
+        .stdout_has("rootfs");
+    // An entry another tool wrote without a name is listed by its digest.
+    let index = env.root.join("index.json");
+    let mut v: Value = serde_json::from_slice(&fs::read(&index).unwrap()).unwrap();
+    let mut unnamed = v["manifests"][0].clone();
+    unnamed["annotations"] = serde_json::json!({});
+    v["manifests"].as_array_mut().unwrap().push(unnamed);
+    fs::write(&index, v.to_string()).unwrap();
+    let names = env.dist("images").args(["ls", "-q"]).ok();
+    assert_eq!(names.lines(), ["example.com/app:v1", img.digest.as_str()]);
+}
+
+#[test]
+fn rm_removes_what_only_that_image_reached_and_nothing_else() {
+    let env = Env::new("newuser-rm");
+    let reg = Registry::start(Auth::None);
+    let shared = layer_of_size(200_000, 5);
+    let a = image(
+        Format::Oci,
+        "linux",
+        host_arch(),
+        vec![shared.clone(), layer_of_size(1000, 6)],
+    );
+    let b = image(
+        Format::Oci,
+        "linux",
+        host_arch(),
+        vec![shared.clone(), layer_of_size(1000, 7)],
+    );
+    reg.push_image("rm/a", "v1", &a);
+    reg.push_image("rm/b", "v1", &b);
+    for name in ["rm/a", "rm/b"] {
+        env.dist("pull")
+            .args(["--no-unpack", &format!("{}/{name}:v1", reg.host())])
+            .ok();
+    }
+    // A blob stored and not named (yet): the user's, not rm's to take.
+    let mine = env
+        .dist("ingest")
+        .arg("mine")
+        .stdin("my own blob")
+        .ok()
+        .stdout;
+    let mine = mine.trim();
+    env.dist("images")
+        .args(["rm", &format!("{}/rm/a:v1", reg.host())])
+        .ok();
+    let blobs = env.blobs();
+    assert!(blobs.contains(&mine.to_string()), "rm took an unnamed blob");
+    assert!(
+        blobs.contains(&shared.digest),
+        "rm took a layer b still uses"
+    );
+    assert!(!blobs.contains(&a.layers[1].digest) && !blobs.contains(&a.digest));
+    env.dist("images")
+        .args(["check", &format!("{}/rm/b:v1", reg.host())])
+        .ok();
+    // The full sweep is dist-gc's, and its dry run says what it will take.
+    let dry = env.dist("gc").arg("--dry-run").ok();
+    assert_eq!(dry.lines(), [format!("blob {mine} 11")]);
+    let done = env.dist("gc").arg("--json").ok();
+    let v: Value = serde_json::from_str(done.lines()[0]).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["digest"].as_str()),
+        (Some("blob"), Some(mine))
+    );
+    assert!(!env.blobs().contains(&mine.to_string()));
+}
+
+#[test]
+fn json_from_every_program_that_prints_a_result() {
+    let env = Env::new("newuser-json");
+    let data = content(5000, 1);
+    let v = |out: &Output| -> Value {
+        serde_json::from_str(out.lines()[0]).unwrap_or_else(|e| out.fail(&e.to_string()))
+    };
+    let ingested = v(&env
+        .dist("ingest")
+        .args(["--json", "r"])
+        .stdin(data.clone())
+        .ok());
+    let d = digest(&data);
+    assert_eq!(
+        (ingested["digest"].as_str(), ingested["size"].as_u64()),
+        (Some(d.as_str()), Some(5000))
+    );
+    assert_eq!(ingested["existed"], false);
+    let path = v(&env.dist("path").args(["--json", &d]).ok());
+    assert_eq!(fs::read(path["path"].as_str().unwrap()).unwrap(), data);
+    let layer = crate::apply::tar(&[crate::apply::file("f", b"x")]);
+    let applied = v(&env
+        .dist("apply")
+        .args(["--json", env.dir.join("dir").to_str().unwrap()])
+        .stdin(layer.clone())
+        .ok());
+    assert_eq!(applied["diffID"], digest(&layer));
+    assert_eq!(applied["compression"], "none");
+    let deleted = v(&env.dist("delete").args(["--json", &d]).ok());
+    assert_eq!(deleted["digest"], d);
+    assert_eq!(env.dist("gc").args(["--json"]).ok().stdout, "");
+}

@@ -126,13 +126,15 @@ fn a_multi_layer_image_is_fetched_named_and_unpacked_into_snapshots() {
     let ls = env.dist("images").arg("ls").ok();
     assert_eq!(
         ls.lines()[0].split_whitespace().collect::<Vec<_>>(),
-        ["REF", "TYPE", "DIGEST", "SIZE"]
+        ["REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS"]
     );
     let row: Vec<&str> = ls.lines()[1].split_whitespace().collect();
     assert_eq!(
         &row[..3],
         [name.as_str(), OCI_MANIFEST, img.digest.as_str()]
     );
+    let platform = format!("linux/{}", host_arch());
+    assert_eq!(&row[row.len() - 2..], [platform.as_str(), "-"]);
     let json = env.dist("images").args(["ls", "--json"]).ok();
     let v: Value = serde_json::from_str(json.lines()[0]).unwrap();
     assert_eq!(v["size"], image_size(&img));

@@ -382,6 +382,16 @@ impl Cli {
         }
     }
 
+    /// Prints one result on stdout: `value` as one JSON line with `--json`
+    /// (`json`), else `line`.
+    pub fn emit(&mut self, json: bool, line: impl Display, value: serde_json::Value) -> Result<()> {
+        match json {
+            true => writeln!(self.out(), "{value}")?,
+            false => writeln!(self.out(), "{line}")?,
+        }
+        Ok(())
+    }
+
     /// Standard output, buffered; a reader that goes away ends the program with success.
     pub fn out(&mut self) -> Out<'_> {
         Out(&mut self.out)

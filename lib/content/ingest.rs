@@ -634,7 +634,8 @@ impl Writer {
             // costs more than the overlap gains.
             self.data
                 .write_all_at(&chunk, self.offset)
-                .context(self.dir.join("data").display())?;
+                .context(self.dir.join("data").display())
+                .map_err(|e| self.full(e))?;
             self.offset = end;
             self.hashed = end;
             return Ok(());
@@ -652,19 +653,40 @@ impl Writer {
         if sent {
             Ok(())
         } else {
-            Err(self
+            let e = self
                 .drain()
                 .err()
-                .unwrap_or_else(|| Error::new(Kind::Internal, "writer thread ended")))
+                .unwrap_or_else(|| Error::new(Kind::Internal, "writer thread ended"));
+            Err(self.full(e))
         }
     }
 
     /// Waits for the writer thread to write everything queued.
     fn drain(&mut self) -> Result<()> {
         match self.pipe.take() {
-            Some(pipe) => pipe.finish().context(self.dir.join("data").display()),
+            Some(pipe) => pipe
+                .finish()
+                .context(self.dir.join("data").display())
+                .map_err(|e| self.full(e)),
             None => Ok(()),
         }
+    }
+
+    /// A full disk's error says what was kept for a resume, and how to
+    /// free it.
+    fn full(&self, e: Error) -> Error {
+        let text = e.message();
+        if !(text.contains("no space left on device") || text.contains("quota exceeded")) {
+            return e;
+        }
+        let kept = self.data.metadata().map(|m| m.len()).unwrap_or(0);
+        Error::new(
+            e.kind(),
+            format!(
+                "{text}; {kept} bytes of ref {} kept for the next writer to resume (dist-gc --ingest-age 0 frees them)",
+                self.reference
+            ),
+        )
     }
 }
 
