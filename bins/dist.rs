@@ -24,6 +24,8 @@ mod list;
 mod login;
 #[path = "dist-logout.rs"]
 mod logout;
+#[path = "dist-namespaces.rs"]
+mod namespaces;
 #[path = "dist-path.rs"]
 mod path;
 #[path = "dist-pull.rs"]
@@ -41,6 +43,7 @@ const PROGRAMS: &[&Program] = &[
     &ingest::PROGRAM,
     &apply::PROGRAM,
     &images::PROGRAM,
+    &namespaces::PROGRAM,
     &rootfs::PROGRAM,
     &list::PROGRAM,
     &active::PROGRAM,

@@ -21,6 +21,7 @@ mod ingest;
 mod list;
 mod login;
 mod multicall;
+mod namespaces;
 mod newuser;
 mod path;
 mod pull;

@@ -15,10 +15,8 @@
 //! sizing what the store holds alike.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::SystemTime;
 
 use crate::content::Store;
@@ -29,61 +27,17 @@ use crate::fs::write_atomic;
 use crate::graph::{Reach, reach, read_small, size};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
+mod filter;
+pub mod namespace;
+
+pub use filter::Filter;
+pub use namespace::{Namespace, namespaces};
+
 /// The annotation that names an image, as OCI image layouts do.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const CREATED: &str = "io.dist.image.created";
 const UPDATED: &str = "io.dist.image.updated";
 const LABEL: &str = "io.dist.image.label.";
-
-/// A validated namespace name, as containerd's: letters, digits and
-/// `._-` between them, at most 76 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Namespace(String);
-
-impl Namespace {
-    /// The namespace a program uses: `flag`, else `$DIST_NAMESPACE`, else
-    /// `$CONTAINERD_NAMESPACE`, else `default`.
-    pub fn select(flag: Option<&str>) -> Result<Namespace> {
-        let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let name = flag
-            .map(str::to_string)
-            .or_else(|| from_env("DIST_NAMESPACE"))
-            .or_else(|| from_env("CONTAINERD_NAMESPACE"))
-            .unwrap_or_else(|| "default".to_string());
-        name.parse()
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for Namespace {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Namespace> {
-        let bad = |why: &str| Error::invalid(format!("invalid namespace '{s}': {why}"));
-        if s.is_empty() || s.len() > 76 {
-            return Err(bad("it must have 1 to 76 characters"));
-        }
-        let b = s.as_bytes();
-        let sep = |c: u8| matches!(c, b'.' | b'_' | b'-');
-        if !b.iter().all(|&c| c.is_ascii_alphanumeric() || sep(c)) {
-            return Err(bad("only letters, digits, '.', '_' and '-' are allowed"));
-        }
-        if sep(b[0]) || sep(b[b.len() - 1]) || b.windows(2).any(|w| sep(w[0]) && sep(w[1])) {
-            return Err(bad("'.', '_' and '-' must stand between letters or digits"));
-        }
-        Ok(Namespace(s.to_string()))
-    }
-}
-
-impl fmt::Display for Namespace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// One named image of a namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,29 +110,6 @@ impl Image {
             updated: time(UPDATED),
         })
     }
-}
-
-/// The namespaces of `store` that have an index: `default` and every
-/// valid name under `namespaces/`, sorted.
-pub fn namespaces(store: &Store) -> Result<Vec<Namespace>> {
-    let mut out = vec![Namespace("default".to_string())];
-    let dir = store.root().join("namespaces");
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::io(&e).context(dir.display())),
-    };
-    for e in entries {
-        let e = e.context(dir.display())?;
-        if let Ok(ns) = e.file_name().to_string_lossy().parse::<Namespace>()
-            && ns.as_str() != "default"
-            && e.path().join("index.json").is_file()
-        {
-            out.push(ns);
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// The images of one namespace of a store.
@@ -439,16 +370,22 @@ impl Images {
     }
 
     fn lock(&self) -> Result<File> {
-        let path = self.store.root().join("index.lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .context(path.display())?;
-        f.lock().context(path.display())?;
-        Ok(f)
+        lock_index(&self.store)
     }
+}
+
+/// Takes the store's index lock, under which every index and labels file
+/// of every namespace is changed.
+fn lock_index(store: &Store) -> Result<File> {
+    let path = store.root().join("index.lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .context(path.display())?;
+    f.lock().context(path.display())?;
+    Ok(f)
 }
 
 /// The full name of an image as pulls record it (`redis:7` is
@@ -535,107 +472,6 @@ pub fn parse_label(kv: &str) -> Result<(String, String)> {
         .ok_or_else(|| Error::invalid(format!("label: '{kv}' is not KEY=VALUE")))
 }
 
-/// A condition on images, as `--filter` takes it, in dist's words or
-/// containerd's (`ctr images ls` filters): `name==NAME`, `name~=REGEX`,
-/// `label.KEY==VALUE`, `label.KEY!=VALUE`, `label.KEY~=REGEX` or `label.KEY`
-/// (has the label). `labels.` works as `label.`, keys and values may be
-/// quoted (`labels."tier"=="gold"`), and `,` joins conditions that must all
-/// hold ([`Filter::parse_all`]).
-#[derive(Debug, Clone)]
-pub enum Filter {
-    /// The name is this.
-    Name(String),
-    /// The name is not this.
-    NotName(String),
-    /// The name matches this.
-    NameMatches(regex_lite::Regex),
-    /// The label is (or with `false`, is not) this value.
-    Label(String, String, bool),
-    /// The label's value matches this.
-    LabelMatches(String, regex_lite::Regex),
-    /// The label is set.
-    HasLabel(String),
-}
-
-impl Filter {
-    /// The conditions of `s`, joined by `,` (outside quotes).
-    pub fn parse_all(s: &str) -> Result<Vec<Filter>> {
-        let mut out = Vec::new();
-        let (mut start, mut quoted) = (0, false);
-        for (i, c) in s.char_indices() {
-            match c {
-                '"' => quoted = !quoted,
-                ',' if !quoted => {
-                    out.push(s[start..i].parse()?);
-                    start = i + 1;
-                }
-                _ => {}
-            }
-        }
-        out.push(s[start..].parse()?);
-        Ok(out)
-    }
-
-    /// Whether `image` passes.
-    pub fn matches(&self, image: &Image) -> bool {
-        match self {
-            Filter::Name(n) => image.name == *n || image.name == full_name(n),
-            Filter::NotName(n) => image.name != *n && image.name != full_name(n),
-            Filter::NameMatches(re) => re.is_match(&image.name),
-            Filter::Label(k, v, equal) => (image.labels.get(k) == Some(v)) == *equal,
-            Filter::LabelMatches(k, re) => image.labels.get(k).is_some_and(|v| re.is_match(v)),
-            Filter::HasLabel(k) => image.labels.contains_key(k),
-        }
-    }
-}
-
-/// `text` without the double quotes around it, if it has them.
-fn unquote(text: &str) -> &str {
-    text.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text)
-}
-
-impl FromStr for Filter {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Filter> {
-        let bad = |why: &str| Error::invalid(format!("filter '{s}': {why}"));
-        let usage =
-            "use name==, name!=, name~=, label.KEY==, label.KEY!=, label.KEY~= or label.KEY";
-        let s = s.trim();
-        // The operator is the first one outside quotes.
-        let mut quoted = false;
-        let mut split = None;
-        for (i, c) in s.char_indices() {
-            if c == '"' {
-                quoted = !quoted;
-            } else if !quoted && ["==", "!=", "~="].iter().any(|op| s[i..].starts_with(op)) {
-                split = Some((&s[..i], &s[i..i + 2], unquote(&s[i + 2..])));
-                break;
-            }
-        }
-        let (key, op, value) = split.unwrap_or((s, "", ""));
-        let label = key
-            .strip_prefix("label.")
-            .or_else(|| key.strip_prefix("labels."))
-            .map(unquote)
-            .filter(|k| !k.is_empty())
-            .map(str::to_string);
-        let regex = |v: &str| regex_lite::Regex::new(v).map_err(|e| bad(&e.to_string()));
-        match (key, label, op) {
-            ("name", _, "==") => Ok(Filter::Name(value.to_string())),
-            ("name", _, "!=") => Ok(Filter::NotName(value.to_string())),
-            ("name", _, "~=") => Ok(Filter::NameMatches(regex(value)?)),
-            (_, Some(k), "==") => Ok(Filter::Label(k, value.to_string(), true)),
-            (_, Some(k), "!=") => Ok(Filter::Label(k, value.to_string(), false)),
-            (_, Some(k), "~=") => Ok(Filter::LabelMatches(k, regex(value)?)),
-            (_, Some(k), "") => Ok(Filter::HasLabel(k)),
-            _ => Err(bad(usage)),
-        }
-    }
-}
-
 /// The platforms of the image `root`, as far as the store tells them: an
 /// index's entries', a manifest's config's. Empty when it cannot be read.
 fn platforms(store: &Store, root: &Descriptor) -> Vec<String> {
@@ -689,21 +525,6 @@ mod tests {
 
     fn desc(media_type: &str, body: &[u8]) -> Descriptor {
         Descriptor::new(media_type, Digest::of(body), body.len() as u64)
-    }
-
-    #[test]
-    fn namespaces_are_validated() {
-        for ok in ["default", "k8s.io", "a", "team-1_x.y"] {
-            assert_eq!(ok.parse::<Namespace>().unwrap().as_str(), ok);
-        }
-        for bad in ["", "-a", "a-", "a..b", "a/b", "a b", &"x".repeat(77)] {
-            assert_eq!(
-                bad.parse::<Namespace>().unwrap_err().kind(),
-                Kind::InvalidArgument,
-                "{bad}"
-            );
-        }
-        assert_eq!(Namespace::select(Some("ns1")).unwrap().as_str(), "ns1");
     }
 
     #[test]
@@ -789,46 +610,5 @@ mod tests {
             80
         );
         fs::remove_dir_all(store.root()).unwrap();
-    }
-
-    #[test]
-    fn filters_parse_and_match() {
-        let mut img = Image::new(
-            "docker.io/library/redis:7",
-            desc(descriptor::OCI_MANIFEST, b"m"),
-        );
-        img.labels.insert("tier".into(), "prod".into());
-        let ok = |f: &str| f.parse::<Filter>().unwrap().matches(&img);
-        assert!(ok("name==redis:7"), "normalized like other names");
-        assert!(ok("name~=^docker.io/library/re"));
-        assert!(!ok("name~=alpine"));
-        assert!(ok("label.tier==prod") && ok("labels.tier==prod"));
-        assert!(!ok("label.tier!=prod") && ok("label.tier!=dev"));
-        assert!(ok("label.tier") && !ok("label.owner"));
-        assert!(!ok("label.tier==prod=x"), "the value is all after ==");
-        // containerd's forms, as ctr users type them.
-        assert!(ok(r#"labels."tier"==prod"#) && ok(r#"labels.tier=="prod""#));
-        assert!(ok("labels.tier~=^pr") && !ok("labels.tier~=^dev"));
-        assert!(ok("name!=alpine") && !ok("name!=redis:7"));
-        let all = |f: &str| {
-            Filter::parse_all(f)
-                .unwrap()
-                .iter()
-                .all(|f| f.matches(&img))
-        };
-        assert!(all(r#"name~=^docker.io/,labels."tier"==prod"#));
-        assert!(!all("name~=^docker.io/,labels.tier==dev"));
-        assert_eq!(Filter::parse_all(r#"labels."a,b"==x"#).unwrap().len(), 1);
-        for bad in [
-            "name~=(",
-            "size>3",
-            "label.==x",
-            "tier",
-            "digest~=ab",
-            "name",
-        ] {
-            let e = bad.parse::<Filter>().unwrap_err();
-            assert_eq!(e.kind(), Kind::InvalidArgument, "{bad}");
-        }
     }
 }
