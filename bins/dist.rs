@@ -18,6 +18,8 @@ mod gc;
 mod images;
 #[path = "dist-ingest.rs"]
 mod ingest;
+#[path = "dist-inspect.rs"]
+mod inspect;
 #[path = "dist-list.rs"]
 mod list;
 #[path = "dist-login.rs"]
@@ -39,6 +41,7 @@ mod rootfs;
 const PROGRAMS: &[&Program] = &[
     &resolve::PROGRAM,
     &fetch::PROGRAM,
+    &inspect::PROGRAM,
     &pull::PROGRAM,
     &ingest::PROGRAM,
     &apply::PROGRAM,

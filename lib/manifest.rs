@@ -75,6 +75,59 @@ pub struct Config {
     pub variant: Option<String>,
     /// The layers' diff IDs.
     pub rootfs: RootFs,
+    /// When the image was made (RFC 3339), as its builder says.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub created: Option<String>,
+    /// How to run it (`None` too when malformed: only shown, never used).
+    #[serde(default, deserialize_with = "lenient")]
+    pub config: Option<RunConfig>,
+}
+
+/// A string, or `None` for anything else.
+fn lenient_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+    Ok(v.as_str().map(str::to_string))
+}
+
+/// A run config, or `None` for one that is malformed.
+fn lenient<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<RunConfig>, D::Error> {
+    let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
+}
+
+/// How an image says to run it: the `config` of its config.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+pub struct RunConfig {
+    /// The environment.
+    #[serde(rename = "Env", default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    /// The program.
+    #[serde(
+        rename = "Entrypoint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub entrypoint: Option<Vec<String>>,
+    /// Its default arguments.
+    #[serde(rename = "Cmd", default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    /// The directory it runs in.
+    #[serde(
+        rename = "WorkingDir",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub working_dir: Option<String>,
+    /// The user it runs as.
+    #[serde(rename = "User", default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Its labels.
+    #[serde(rename = "Labels", default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The largest manifest or index dist accepts.

@@ -136,11 +136,23 @@ fn split_arch(arch: &str) -> (&str, Option<&str>) {
 
 /// An image for `os`/`arch` (`arch` may carry a variant: `arm64/v8`).
 pub fn image(format: Format, os: &str, arch: &str, layers: Vec<Layer>) -> Image {
+    image_with(format, os, arch, layers, json!({}))
+}
+
+/// An image whose config says to run it as `run` (`Env`, `Cmd`, `Labels`…).
+pub fn image_with(
+    format: Format,
+    os: &str,
+    arch: &str,
+    layers: Vec<Layer>,
+    run: serde_json::Value,
+) -> Image {
     let (architecture, variant) = split_arch(arch);
     let mut config = json!({
         "architecture": architecture,
         "os": os,
-        "config": {},
+        "created": "2026-01-02T03:04:05Z",
+        "config": run,
         "rootfs": {
             "type": "layers",
             "diff_ids": layers.iter().map(|l| l.diff_id.clone()).collect::<Vec<_>>(),

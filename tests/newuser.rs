@@ -343,3 +343,61 @@ fn json_from_every_program_that_prints_a_result() {
     assert_eq!(deleted["digest"], d);
     assert_eq!(env.dist("gc").args(["--json"]).ok().stdout, "");
 }
+
+#[test]
+fn inspect_shows_an_image_of_the_store_and_of_a_registry_alike() {
+    let env = Env::new("newuser-inspect");
+    let reg = Registry::start(Auth::None);
+    let run = serde_json::json!({
+        "Env": ["PATH=/usr/bin", "EVIL=\u{1b}]0;title\u{7}"],
+        "Entrypoint": ["/bin/app"],
+        "Cmd": ["--serve"],
+        "Labels": {"org.example.tier": "gold"},
+    });
+    let here = image_with(
+        Format::Oci,
+        "linux",
+        host_arch(),
+        vec![layer(&[("a", b"a")])],
+        run,
+    );
+    let other = image(Format::Oci, "linux", "s390x", vec![layer(&[("b", b"b")])]);
+    let idx = index(Format::Oci, vec![here.clone(), other.clone()]);
+    reg.push_index("insp/app", "v1", &idx);
+    let name = format!("{}/insp/app:v1", reg.host());
+    let remote = env.dist("inspect").args(["--json", &name]).ok();
+    let v: Value = serde_json::from_str(&remote.stdout).unwrap();
+    assert_eq!(v["digest"], idx.digest);
+    assert_eq!(v["manifest"], here.digest);
+    assert_eq!(v["manifests"].as_array().unwrap().len(), 2);
+    assert_eq!(v["platform"], format!("linux/{}", host_arch()));
+    assert_eq!(v["created"], "2026-01-02T03:04:05Z");
+    assert_eq!(v["Entrypoint"], serde_json::json!(["/bin/app"]));
+    assert_eq!(v["Labels"]["org.example.tier"], "gold");
+    assert_eq!(v["layers"][0]["digest"], here.layers[0].digest);
+    // The same from the store, once pulled.
+    env.dist("pull").args(["--no-unpack", &name]).ok();
+    let stored = env.dist("inspect").args(["--json", &name]).ok();
+    assert_eq!(stored.stdout, remote.stdout);
+    // Text: one line per fact, escapes escaped.
+    let text = env.dist("inspect").arg(&name).ok();
+    assert!(text.stdout.contains("Cmd:        --serve"), "{text:?}");
+    assert!(
+        text.stdout.contains("Label:      org.example.tier=gold"),
+        "{text:?}"
+    );
+    assert!(
+        !text.stdout.contains('\x1b') && text.stdout.contains("\\x1b"),
+        "{text:?}"
+    );
+    let arm = env
+        .dist("inspect")
+        .args(["--remote", "--platform", "linux/s390x", "--json", &name])
+        .ok();
+    let v: Value = serde_json::from_str(&arm.stdout).unwrap();
+    assert_eq!(v["manifest"], other.digest);
+    env.dist("inspect")
+        .args(["--platform", "windows/arm64", &name])
+        .fails(3)
+        .stderr_has("no manifest for windows/arm64");
+}

@@ -27,4 +27,3 @@ mod path;
 mod pull;
 mod resolve;
 mod store;
-mod trust;

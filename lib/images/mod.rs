@@ -28,6 +28,7 @@ use crate::graph::{Reach, reach, read_small, size};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
 mod filter;
+pub mod inspect;
 pub mod namespace;
 
 pub use filter::Filter;

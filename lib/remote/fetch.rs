@@ -116,6 +116,30 @@ impl Remote {
         Ok(body)
     }
 
+    /// The bytes `d` points at in `r`'s repository, verified: a manifest
+    /// or index (checked as [`Remote::manifest_of`] does), or a blob of at
+    /// most [`MAX_MANIFEST`] bytes (a config).
+    pub fn read_small(&self, r: &Reference, d: &Descriptor) -> Result<Vec<u8>> {
+        if descriptor::is_manifest(&d.media_type) || descriptor::is_index(&d.media_type) {
+            return self.manifest_of(r, d);
+        }
+        if d.size > MAX_MANIFEST {
+            return Err(Error::new(
+                Kind::InvalidContent,
+                format!(
+                    "{}: {} bytes, more than {MAX_MANIFEST} to read whole",
+                    d.digest, d.size
+                ),
+            ));
+        }
+        let mut blob = self.blob(r, &d.digest, Some(d.size), 0)?;
+        let mut out = Vec::with_capacity(d.size as usize);
+        while let Some(chunk) = blob.next_chunk().map_err(Error::from)? {
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
     /// GETs a manifest; `pointer` is the media type of the descriptor that
     /// pointed to it, when one did.
     fn get_manifest(
