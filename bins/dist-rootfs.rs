@@ -5,7 +5,7 @@ use dist::cli::{self, Cli, Group, Program};
 use dist::digest::Digest;
 use dist::images::Images;
 use dist::platform::Platform;
-use dist::rootfs::{self, Snapshots, Target};
+use dist::rootfs::{self, Snapshots, Step, Target};
 use lexopt::Arg::*;
 use std::io::Write;
 use std::path::PathBuf;
@@ -82,8 +82,10 @@ fn run(cli: &mut Cli) -> dist::Result<()> {
                 Some(dir) => Target::dir(dir, force)?,
                 None => Target::Snapshots,
             };
-            let chain = rootfs::unpack_image(&store, &root, &platform, &target, &|u| {
-                cli.debug(format!("layer {}: chain {}", u.layer.digest, u.chain_id))
+            let chain = rootfs::unpack_image(&store, &root, &platform, &target, &|step| {
+                if let Step::Applied(u) = step {
+                    cli.debug(format!("layer {}: chain {}", u.layer.digest, u.chain_id))
+                }
             })?;
             let chain = chain.map(|c| c.to_string()).unwrap_or_default();
             writeln!(cli.out(), "{chain}")?;

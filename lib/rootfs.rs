@@ -94,6 +94,15 @@ impl Target {
     }
 }
 
+/// What an unpack tells as it goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    /// This layer is being applied.
+    Applying(&'a Descriptor),
+    /// This layer is done (or was there already).
+    Applied(&'a Unpacked),
+}
+
 /// What happened to one layer of an unpack.
 #[derive(Debug, Clone)]
 pub struct Unpacked {
@@ -118,7 +127,7 @@ pub fn unpack(
     config: &Config,
     target: &Target,
     ready: &dyn Fn(&Descriptor) -> Result<()>,
-    each: &dyn Fn(&Unpacked),
+    each: &dyn Fn(Step),
 ) -> Result<Option<Digest>> {
     manifest.check_image()?;
     crate::graph::check_diff_ids(manifest, config)?;
@@ -135,6 +144,7 @@ pub fn unpack(
         let existed = matches!(target, Target::Snapshots) && snapshots.exists(chain);
         if !existed {
             ready(layer)?;
+            each(Step::Applying(layer));
             let reader = store.reader(&layer.digest)?;
             let got = match target {
                 Target::Snapshots => {
@@ -152,12 +162,12 @@ pub fn unpack(
             .map_err(|e| e.context(format!("layer {}", layer.digest)))?;
             check_diff_id(layer, &got, diff_id)?;
         }
-        each(&Unpacked {
+        each(Step::Applied(&Unpacked {
             layer: layer.clone(),
             diff_id: diff_id.clone(),
             chain_id: chain.clone(),
             existed,
-        });
+        }));
         parent = Some(chain);
     }
     snapshots.commit(staged)?;
@@ -172,7 +182,7 @@ pub fn unpack_image(
     root: &Descriptor,
     platform: &Platform,
     target: &Target,
-    each: &dyn Fn(&Unpacked),
+    each: &dyn Fn(Step),
 ) -> Result<Option<Digest>> {
     let _hold = store.lock(false, true)?;
     let ready = |d: &Descriptor| {

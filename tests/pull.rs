@@ -558,10 +558,16 @@ fn status_display_on_a_terminal() {
         screen.contains("|++++++++++++++++++++++++++++++|"),
         "{screen}"
     );
-    let last = screen.lines().last().unwrap();
+    let lines: Vec<&str> = screen.lines().collect();
+    let (totals, last) = (lines[lines.len() - 2], lines[lines.len() - 1]);
     assert!(
-        last.contains("elapsed: ") && last.contains("total: ") && last.contains("/s)"),
-        "{last:?}"
+        totals.contains("elapsed: ") && totals.contains("total: ") && totals.contains("/s)"),
+        "{totals:?}"
+    );
+    assert_eq!(
+        last,
+        format!("{name} {}", img.digest),
+        "the name and digest last"
     );
     assert!(
         !screen.contains(&format!("manifest-{}: done\n", img.digest)),
@@ -583,6 +589,34 @@ fn status_display_on_a_terminal() {
         "{lines}"
     );
     assert!(!lines.contains('\x1b'));
+
+    // Unpacking is a state of its own, and the chain ID ends the display.
+    let out = env
+        .sh(&format!(
+            "script -qec 'stty cols 200; dist-pull --rootfs flat {name} > unpack.txt' /dev/null"
+        ))
+        .ok();
+    assert!(out.stdout.contains(" chain sha256:"), "{}", out.stdout);
+    let lines = fs::read_to_string(env.dir.join("unpack.txt")).unwrap();
+    assert!(
+        lines.contains(&format!("layer-{}: unpacking\n", img.layers[0].digest)),
+        "{lines}"
+    );
+    // A short terminal: rows that are done fold into a count.
+    let out = env
+        .sh(&format!(
+            "script -qec 'stty rows 5 cols 200; dist-pull --no-unpack {name}' /dev/null"
+        ))
+        .ok();
+    assert!(out.stdout.contains(" more done"), "{}", out.stdout);
+    // --json on a terminal: JSON only; TERM=dumb: lines, no redrawing.
+    for cmd in [
+        format!("dist-pull --json --no-unpack {name}"),
+        format!("TERM=dumb dist-pull --no-unpack {name}"),
+    ] {
+        let out = env.sh(&format!("script -qec '{cmd}' /dev/null")).ok();
+        assert!(!out.stdout.contains('\x1b'), "{cmd}: {}", out.stdout);
+    }
 }
 
 #[test]

@@ -1,8 +1,11 @@
-//! How a pull shows itself: when stderr is a terminal, a status table
-//! redrawn in place there (one line per object: kind-digest, state, bar,
-//! bytes; then elapsed time, total and rate); on stdout, unless it is that
-//! terminal too, one line per event (`KEY: STATE DETAIL`), or one JSON
-//! object per event for programs.
+//! How a pull shows itself: when stderr is a terminal (not `TERM=dumb`) and
+//! no JSON was asked for, a status table redrawn in place there (one line
+//! per object: kind-digest, state, bar, bytes; rows that are done folded
+//! into a count when the terminal is short; then elapsed time, what this
+//! run downloaded and its rate, and at the end the name, digest and chain
+//! ID); on stdout, unless it is that terminal too, one line per event
+//! (`KEY: STATE DETAIL`), or one JSON object per event for programs. No
+//! colours are drawn, so `NO_COLOR` is honoured as it stands.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Mutex;
@@ -33,13 +36,21 @@ struct Row {
     digest: String,
     state: &'static str,
     offset: u64,
+    /// Where this run's download of it started (bytes kept from before).
+    from: u64,
     total: u64,
 }
 
 struct Screen {
     rows: Vec<Row>,
     drawn: usize,
+    /// Bytes this run downloaded of the objects done.
     downloaded: u64,
+    /// Bytes earlier runs had kept, of the objects resumed.
+    kept: u64,
+    /// When the last object arrived, in seconds since the start: the rate
+    /// is over the download, not the unpacking after it.
+    fetched_at: Option<f64>,
 }
 
 /// The display of one pull, fed by its events from any thread: the status
@@ -65,7 +76,8 @@ impl Display {
     /// The display for this process's stdout and stderr, JSON events if
     /// `json`; its clock started.
     pub fn new(json: bool) -> Display {
-        let table = io::stderr().is_terminal();
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let table = io::stderr().is_terminal() && !dumb && !json;
         let mode = if json {
             Mode::Json
         } else if table && io::stdout().is_terminal() {
@@ -81,6 +93,8 @@ impl Display {
                 rows: Vec::new(),
                 drawn: 0,
                 downloaded: 0,
+                kept: 0,
+                fetched_at: None,
             }),
             stop: AtomicBool::new(false),
         }
@@ -142,6 +156,7 @@ impl Display {
                     digest,
                     state: "waiting",
                     offset: 0,
+                    from: 0,
                     total,
                 });
                 sc.rows.len() - 1
@@ -161,6 +176,7 @@ impl Display {
                     "downloading"
                 };
                 sc.rows[i].offset = *offset;
+                sc.rows[i].from = *offset;
             }
             Event::Progress { desc, offset } => {
                 if let Some(r) = sc
@@ -182,6 +198,17 @@ impl Display {
                 sc.rows[i].offset = desc.size;
                 if !existed {
                     sc.downloaded += desc.size - (*resumed_from).min(desc.size);
+                    sc.kept += (*resumed_from).min(desc.size);
+                }
+                sc.fetched_at = Some(self.start.elapsed().as_secs_f64());
+            }
+            Event::Unpacking(layer) => {
+                if let Some(r) = sc
+                    .rows
+                    .iter_mut()
+                    .find(|r| r.digest == layer.digest.to_string())
+                {
+                    r.state = "unpacking";
                 }
             }
             Event::Unpacked(u) => {
@@ -202,49 +229,49 @@ impl Display {
     }
 
     fn draw(&self) {
-        let width = rustix::termios::tcgetwinsize(io::stderr())
-            .map(|w| w.ws_col as usize)
-            .unwrap_or(80)
-            .max(40);
+        let size = rustix::termios::tcgetwinsize(io::stderr()).ok();
+        let width = size.map_or(80, |w| w.ws_col as usize).max(40);
+        // A terminal that does not say its height (0) gets every row.
+        let height = match size.map_or(0, |w| w.ws_row as usize) {
+            0 => usize::MAX / 2,
+            h => h.max(4),
+        };
         let wide = width >= 150;
         let mut sc = self.screen();
         let mut text = String::new();
         if sc.drawn > 0 {
             text.push_str(&format!("\x1b[{}A", sc.drawn));
         }
-        let keys: Vec<String> = sc
-            .rows
-            .iter()
-            .map(|r| match r.kind {
-                Some(kind) => format!("{kind}-{}", short(&r.digest, wide)),
-                None => r.digest.clone(),
+        let mut lines: Vec<String> = shown(&sc.rows, height - 2)
+            .into_iter()
+            .map(|r| match r {
+                Shown::Row(r) => row_line(r, wide),
+                Shown::Folded(n) => format!("... {n} more done"),
             })
             .collect();
-        let kw = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
-        let mut lines = Vec::new();
-        for (r, key) in sc.rows.iter().zip(&keys) {
-            let frac = if r.total == 0 {
-                1.0
-            } else {
-                r.offset as f64 / r.total as f64
-            };
-            let bar_w = 30;
-            let full = ((frac.clamp(0.0, 1.0)) * bar_w as f64) as usize;
-            let bar = format!("{}{}", "+".repeat(full), " ".repeat(bar_w - full));
-            let mut line = format!("{key:<kw$}: {:<14} |{bar}|", r.state);
-            if r.live() {
-                line.push_str(&format!(
-                    " {}/{}",
-                    human_size(r.offset),
-                    human_size(r.total)
-                ));
+        let kw = lines
+            .iter()
+            .filter_map(|l| l.find(": ").filter(|_| !l.starts_with("...")))
+            .max()
+            .unwrap_or(0);
+        for line in &mut lines {
+            if let Some(i) = line.find(": ").filter(|_| !line.starts_with("...")) {
+                line.insert_str(i, &" ".repeat(kw - i));
             }
-            lines.push(line);
         }
         let elapsed = self.start.elapsed().as_secs_f64();
-        let live: u64 = sc.rows.iter().filter(|r| r.live()).map(|r| r.offset).sum();
-        let total = sc.downloaded + live;
-        lines.push(totals(elapsed, total));
+        let live: u64 = sc
+            .rows
+            .iter()
+            .filter(|r| r.live())
+            .map(|r| r.offset - r.from.min(r.offset))
+            .sum();
+        let busy = sc.rows.iter().any(|r| r.live() || r.state == "waiting");
+        let over = match (busy, sc.fetched_at) {
+            (false, Some(at)) => at,
+            _ => elapsed,
+        };
+        lines.push(totals(elapsed, over, sc.downloaded + live, sc.kept));
         for line in &lines {
             let cut: String = line.chars().take(width - 1).collect();
             text.push_str("\x1b[2K");
@@ -260,13 +287,27 @@ impl Display {
     /// Ends the display: the last table, or the closing line or object.
     pub fn finish(&self, pulled: &Pulled) {
         let elapsed = self.start.elapsed().as_secs_f64();
+        let over = self.screen().fetched_at.unwrap_or(elapsed);
+        let kept = self.screen().kept;
+        let last = format!(
+            "{} {}{}",
+            pulled.name,
+            pulled.target.digest,
+            pulled
+                .chain_id
+                .as_ref()
+                .map(|c| format!(" chain {c}"))
+                .unwrap_or_default()
+        );
         if self.table {
             self.stop.store(true, Ordering::Relaxed);
             self.draw();
+            let mut out = io::stderr().lock();
+            let _ = writeln!(out, "{last}");
         }
         match self.mode {
             Mode::Quiet => {}
-            Mode::Plain => println_out(&totals(elapsed, pulled.downloaded)),
+            Mode::Plain => println_out(&totals(elapsed, over, pulled.downloaded, kept)),
             Mode::Json => println_out(
                 &json!({
                     "event": "done",
@@ -287,15 +328,85 @@ impl Row {
     fn live(&self) -> bool {
         self.state == "downloading" || self.state == "resuming"
     }
+
+    /// Nothing is happening to it now.
+    fn finished(&self) -> bool {
+        self.kind.is_none()
+            || matches!(self.state, "done" | "exists")
+            || self.state.starts_with("unpacked")
+    }
 }
 
-/// The closing line: time so far, bytes downloaded and the rate.
-fn totals(elapsed: f64, bytes: u64) -> String {
+/// The closing line: time so far, bytes this run downloaded and their
+/// rate over the download's `over` seconds, and what earlier runs kept.
+fn totals(elapsed: f64, over: f64, bytes: u64, kept: u64) -> String {
+    let kept = match kept {
+        0 => String::new(),
+        k => format!(", {} kept from before", human_size(k)),
+    };
     format!(
-        "elapsed: {elapsed:.1} s   total: {} ({}/s)",
+        "elapsed: {elapsed:.1} s   total: {} ({}/s){kept}",
         human_size(bytes),
-        human_size((bytes as f64 / elapsed.max(0.001)) as u64)
+        human_size((bytes as f64 / over.max(0.001)) as u64)
     )
+}
+
+/// A line of the table, or a count of the rows folded into it.
+enum Shown<'a> {
+    Row(&'a Row),
+    Folded(usize),
+}
+
+/// The rows to draw in `room` lines: all when they fit; else the name's
+/// row, a count of the finished rows that do not fit, and the others, the
+/// latest last.
+fn shown(rows: &[Row], room: usize) -> Vec<Shown<'_>> {
+    if rows.len() <= room {
+        return rows.iter().map(Shown::Row).collect();
+    }
+    let (head, rest) = rows.split_at(1.min(rows.len()));
+    let open: Vec<&Row> = rest.iter().filter(|r| !r.finished()).collect();
+    let done: Vec<&Row> = rest.iter().filter(|r| r.finished()).collect();
+    let room = room.saturating_sub(head.len() + 1);
+    let open_shown = open.len().min(room);
+    let done_shown = (room - open_shown).min(done.len());
+    let mut out: Vec<Shown> = head.iter().map(Shown::Row).collect();
+    out.push(Shown::Folded(done.len() - done_shown));
+    out.extend(
+        done[done.len() - done_shown..]
+            .iter()
+            .map(|r| Shown::Row(r)),
+    );
+    out.extend(
+        open[open.len() - open_shown..]
+            .iter()
+            .map(|r| Shown::Row(r)),
+    );
+    out
+}
+
+/// `KEY: STATE |bar| BYTES` for one row.
+fn row_line(r: &Row, wide: bool) -> String {
+    let key = match r.kind {
+        Some(kind) => format!("{kind}-{}", short(&r.digest, wide)),
+        None => r.digest.clone(),
+    };
+    let frac = match r.total {
+        0 => 1.0,
+        t => r.offset as f64 / t as f64,
+    };
+    let bar_w = 30;
+    let full = (frac.clamp(0.0, 1.0) * bar_w as f64) as usize;
+    let bar = format!("{}{}", "+".repeat(full), " ".repeat(bar_w - full));
+    let mut line = format!("{key}: {:<14} |{bar}|", r.state);
+    if r.live() {
+        line.push_str(&format!(
+            " {}/{}",
+            human_size(r.offset),
+            human_size(r.total)
+        ));
+    }
+    line
 }
 
 fn println_out(line: &str) {
@@ -329,6 +440,7 @@ fn plain(e: &Event) -> Option<String> {
             ..
         } if *existed => format!("{kind}-{}: exists", desc.digest),
         Event::Fetched { kind, desc, .. } => format!("{kind}-{}: done", desc.digest),
+        Event::Unpacking(layer) => format!("layer-{}: unpacking", layer.digest),
         Event::Unpacked(u) => format!(
             "layer-{}: {} {}",
             u.layer.digest,
@@ -364,6 +476,9 @@ fn to_json(e: &Event) -> Option<serde_json::Value> {
             "event": "fetched", "kind": kind.name(), "digest": desc.digest.to_string(),
             "size": desc.size, "existed": existed, "resumedFrom": resumed_from,
         }),
+        Event::Unpacking(layer) => json!({
+            "event": "unpacking", "digest": layer.digest.to_string(),
+        }),
         Event::Unpacked(u) => json!({
             "event": "unpacked", "digest": u.layer.digest.to_string(),
             "diffID": u.diff_id.to_string(), "chainID": u.chain_id.to_string(),
@@ -373,4 +488,54 @@ fn to_json(e: &Event) -> Option<serde_json::Value> {
             "event": "named", "name": name, "digest": target.digest.to_string(),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: Option<ObjectKind>, n: usize, state: &'static str) -> Row {
+        Row {
+            kind,
+            digest: format!("sha256:{n:064}"),
+            state,
+            offset: 0,
+            from: 0,
+            total: 10,
+        }
+    }
+
+    #[test]
+    fn the_rate_is_over_the_download_and_kept_bytes_are_apart() {
+        // 10 MB in 2 s of download, though 5 s have passed (unpacking).
+        let line = totals(5.0, 2.0, 10_000_000, 0);
+        assert_eq!(line, "elapsed: 5.0 s   total: 10.0 MB (5.0 MB/s)");
+        let line = totals(1.0, 1.0, 1000, 4_000_000);
+        assert!(line.ends_with(", 4.0 MB kept from before"), "{line}");
+    }
+
+    #[test]
+    fn rows_that_do_not_fit_fold_into_a_count_keeping_the_open_ones() {
+        let mut rows = vec![row(None, 0, "resolved")];
+        for n in 1..=10 {
+            rows.push(row(Some(ObjectKind::Layer), n, "done"));
+        }
+        rows.push(row(Some(ObjectKind::Layer), 11, "downloading"));
+        rows.push(row(Some(ObjectKind::Layer), 12, "unpacking"));
+        let all = shown(&rows, 20);
+        assert_eq!(all.len(), rows.len());
+        let few = shown(&rows, 5);
+        assert_eq!(few.len(), 5);
+        let states: Vec<String> = few
+            .iter()
+            .map(|s| match s {
+                Shown::Row(r) => r.state.to_string(),
+                Shown::Folded(n) => format!("folded {n}"),
+            })
+            .collect();
+        assert_eq!(
+            states,
+            ["resolved", "folded 9", "done", "downloading", "unpacking"]
+        );
+    }
 }

@@ -47,6 +47,8 @@ pub enum Event<'a> {
         /// Bytes an interrupted pull had kept.
         resumed_from: u64,
     },
+    /// A layer is being unpacked.
+    Unpacking(&'a Descriptor),
     /// A layer is unpacked.
     Unpacked(&'a Unpacked),
     /// The name is recorded.

@@ -28,7 +28,7 @@ use crate::manifest::{MAX_MANIFEST, Manifest};
 use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::remote::Remote;
-use crate::rootfs::{self, Target};
+use crate::rootfs::{self, Step, Target};
 
 /// How to pull.
 #[derive(Debug, Clone)]
@@ -283,8 +283,11 @@ impl Job<'_> {
         };
         let ready = |d: &Descriptor| self.arrivals.wait(d);
         let (m, config) = graph::image_manifest(self.store, root, &platform, &ready)?;
-        rootfs::unpack(self.store, &m, &config, target, &ready, &|u| {
-            (self.events)(&Event::Unpacked(u))
+        rootfs::unpack(self.store, &m, &config, target, &ready, &|step| {
+            (self.events)(&match step {
+                Step::Applying(layer) => Event::Unpacking(layer),
+                Step::Applied(u) => Event::Unpacked(u),
+            })
         })
     }
 
