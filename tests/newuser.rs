@@ -401,3 +401,59 @@ fn inspect_shows_an_image_of_the_store_and_of_a_registry_alike() {
         .fails(3)
         .stderr_has("no manifest for windows/arm64");
 }
+
+#[test]
+fn debug_says_each_request_where_credentials_came_from_and_why_it_retried() {
+    let env = Env::new("newuser-debug");
+    let reg = Registry::start(Auth::Basic);
+    let img = layered_image(Format::Oci);
+    reg.push_image("dbg/app", "v1", &img);
+    let name = format!("{}/dbg/app:v1", reg.host());
+    let creds = format!("{}:{}", crate::registry::USER, crate::registry::PASSWORD);
+    let out = env
+        .dist("pull")
+        .args(["--debug", "--no-unpack", "--creds", &creds, &name])
+        .ok();
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let has = |what: &str| lines.iter().any(|l| l.contains(what));
+    assert!(
+        has(&format!(
+            "credentials for {}: user alice from --creds",
+            reg.host()
+        )),
+        "{out:?}"
+    );
+    for layer in &img.layers {
+        let get = format!(
+            "GET http://{}/v2/dbg/app/blobs/{} 200",
+            reg.host(),
+            layer.digest
+        );
+        assert!(has(&get), "no line for {get}: {out:?}");
+    }
+    assert!(has(" ms (authorized)"), "{out:?}");
+    assert!(
+        !out.stderr.contains(crate::registry::PASSWORD),
+        "a secret: {out:?}"
+    );
+    assert!(
+        lines.iter().all(|l| l.starts_with("dist-pull: ")),
+        "{out:?}"
+    );
+    // A retry says why.
+    let front = crate::front::Front::start(&reg.host());
+    front.answer(
+        |r| r.path().contains("/manifests/"),
+        Some(1),
+        503,
+        &[],
+        "busy",
+    );
+    let name = format!("{}/dbg/app:v1", front.host());
+    let out = env
+        .dist("pull")
+        .args(["--debug", "--no-unpack", "--creds", &creds, &name])
+        .ok();
+    assert!(out.stderr.contains(" 503 "), "{out:?}");
+    assert!(out.stderr.contains("retrying in "), "{out:?}");
+}
