@@ -27,3 +27,4 @@ mod path;
 mod pull;
 mod resolve;
 mod store;
+mod trust;
