@@ -348,10 +348,11 @@ pub fn image_manifest(
     ready: &dyn Fn(&Descriptor) -> Result<()>,
 ) -> Result<(Manifest, Config)> {
     let mut d = root.clone();
-    for _ in 0..MAX_DEPTH {
+    // MAX_DEPTH indexes, then the manifest.
+    for _ in 0..=MAX_DEPTH {
         ready(&d)?;
         if descriptor::is_index(&d.media_type) {
-            let index = Index::parse(&read_small(store, &d)?)?;
+            let index = Index::parse(&read_small(store, &d)?).map_err(|e| e.context(&d.digest))?;
             d = match manifest::select(&index, platform) {
                 Some(m) => m.clone(),
                 None => return Err(no_platform(&d, &index, platform)),
@@ -364,9 +365,10 @@ pub fn image_manifest(
                 format!("{}: {} is not an image", d.digest, Untrusted(&d.media_type)),
             ));
         }
-        let m = Manifest::parse(&read_small(store, &d)?)?;
+        let m = Manifest::parse(&read_small(store, &d)?).map_err(|e| e.context(&d.digest))?;
         ready(&m.config)?;
-        let config = Config::parse(&read_small(store, &m.config)?)?;
+        let config = Config::parse(&read_small(store, &m.config)?)
+            .map_err(|e| e.context(format!("config {}", m.config.digest)))?;
         return Ok((m, config));
     }
     Err(too_deep(root))

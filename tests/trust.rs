@@ -280,7 +280,8 @@ fn credentials_are_withheld_from_a_plain_http_realm_on_another_host() {
         &private,
         &[
             "private/app",
-            "were not sent to it: it is plain HTTP on another host",
+            "were not sent to its token service http://127.0.0.2:",
+            "it is plain HTTP on another host",
         ],
         &[&rig.private.digest],
     );

@@ -102,6 +102,9 @@ pub(crate) struct Auth {
     headers: Mutex<HashMap<(String, Scope), Authorization>>,
     tokens: Mutex<HashMap<String, String>>,
     found: Mutex<HashMap<String, Option<Found>>>,
+    /// Hosts whose credentials were kept from their token service: the
+    /// service, and why.
+    withheld: Mutex<HashMap<String, (String, &'static str)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -115,6 +118,7 @@ impl Auth {
             headers: Mutex::default(),
             tokens: Mutex::default(),
             found: Mutex::default(),
+            withheld: Mutex::default(),
         }
     }
 
@@ -185,9 +189,16 @@ impl Auth {
     /// The error for a registry that still answers 401 once authorized:
     /// which credentials were tried, and from where.
     pub fn refused(&self, host: &str, status: Error) -> Error {
-        let who = match lock(&self.found).get(host).cloned().flatten() {
-            Some(f) => format!(" to {} from {}", f.credentials.describe(), f.source),
-            None => format!(
+        let withheld = lock(&self.withheld).get(host).cloned();
+        let who = match (lock(&self.found).get(host).cloned().flatten(), withheld) {
+            (Some(f), Some((realm, why))) => format!(
+                " to an anonymous token: the credentials for {host} ({} from {}) were not sent to its token service {}: {why}",
+                f.credentials.describe(),
+                f.source,
+                Untrusted(&realm)
+            ),
+            (Some(f), None) => format!(" to {} from {}", f.credentials.describe(), f.source),
+            (None, _) => format!(
                 " to an anonymous request: no credentials for {host} (dist-login, --creds or --authfile)"
             ),
         };
@@ -228,6 +239,7 @@ impl Auth {
             Some(f) => match may_send(http, host, realm) {
                 Ok(()) => Some(f),
                 Err(why) => {
+                    lock(&self.withheld).insert(host.to_string(), (realm.clone(), why));
                     http.debug(|| {
                         format!(
                             "credentials for {host} ({} from {}) withheld from the token service {}: {why}",
