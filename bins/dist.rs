@@ -32,6 +32,8 @@ mod namespaces;
 mod path;
 #[path = "dist-pull.rs"]
 mod pull;
+#[path = "dist-push.rs"]
+mod push;
 #[path = "dist-resolve.rs"]
 mod resolve;
 #[path = "dist-rootfs.rs"]
@@ -43,6 +45,7 @@ const PROGRAMS: &[&Program] = &[
     &fetch::PROGRAM,
     &inspect::PROGRAM,
     &pull::PROGRAM,
+    &push::PROGRAM,
     &ingest::PROGRAM,
     &apply::PROGRAM,
     &images::PROGRAM,

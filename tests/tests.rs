@@ -25,6 +25,7 @@ mod namespaces;
 mod newuser;
 mod path;
 mod pull;
+mod push;
 mod resolve;
 mod store;
 mod trust;

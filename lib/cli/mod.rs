@@ -550,6 +550,30 @@ where
     })
 }
 
+/// A size in bytes: `1048576`, `512k`, `16M`, `1G` (powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| Error::invalid(format!("invalid size '{text}': a number and k, M or G")))?;
+    let scale: u64 = match unit.to_ascii_lowercase().trim_end_matches(['b', 'i']) {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => {
+            return Err(Error::invalid(format!(
+                "invalid size '{text}': a number and k, M or G"
+            )));
+        }
+    };
+    match n.checked_mul(scale) {
+        Some(0) | None => Err(Error::invalid(format!("invalid size '{text}'"))),
+        Some(v) => Ok(v),
+    }
+}
+
 /// Parses a positional argument as `T`.
 pub fn parse_value<T: FromStr>(value: OsString) -> Result<T>
 where
@@ -691,4 +715,18 @@ fn unknown(cmd: &str) -> ExitCode {
     ));
     say("Try 'dist --help' for the list of commands.");
     ExitCode::from(Kind::InvalidArgument.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_in_bytes_and_units() {
+        assert_eq!(super::parse_size("1048576").unwrap(), 1 << 20);
+        assert_eq!(super::parse_size("512k").unwrap(), 512 << 10);
+        assert_eq!(super::parse_size("16M").unwrap(), 16 << 20);
+        assert_eq!(super::parse_size("1GiB").unwrap(), 1 << 30);
+        for bad in ["", "0", "x", "1T", "-1"] {
+            assert!(super::parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -16,7 +16,8 @@ use serde_json::json;
 
 use super::table::human_size;
 use crate::graph::ObjectKind;
-use crate::transfer::{Event, Pulled};
+use crate::remote::Put;
+use crate::transfer::{Event, Pulled, Pushed};
 
 /// Which form the event lines on stdout take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,8 @@ struct Screen {
 /// when stdout is that terminal too).
 pub struct Display {
     mode: Mode,
+    /// Event lines go to stderr (a push's stdout is its digest).
+    to_stderr: bool,
     table: bool,
     start: Instant,
     screen: Mutex<Screen>,
@@ -76,17 +79,31 @@ impl Display {
     /// The display for this process's stdout and stderr, JSON events if
     /// `json`; its clock started.
     pub fn new(json: bool) -> Display {
+        Display::with(json, false)
+    }
+
+    /// The display of a push: event lines on stderr, unless `json`.
+    pub fn for_push(json: bool) -> Display {
+        Display::with(json, true)
+    }
+
+    fn with(json: bool, to_stderr: bool) -> Display {
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         let table = io::stderr().is_terminal() && !dumb && !json;
+        let lines_to_tty = match to_stderr {
+            true => table,
+            false => table && io::stdout().is_terminal(),
+        };
         let mode = if json {
             Mode::Json
-        } else if table && io::stdout().is_terminal() {
+        } else if lines_to_tty {
             Mode::Quiet
         } else {
             Mode::Plain
         };
         Display {
             mode,
+            to_stderr: to_stderr && !json,
             table,
             start: Instant::now(),
             screen: Mutex::new(Screen {
@@ -131,12 +148,12 @@ impl Display {
             Mode::Quiet => {}
             Mode::Plain => {
                 if let Some(line) = plain(e) {
-                    println_out(&line);
+                    self.line(&line);
                 }
             }
             Mode::Json => {
                 if let Some(v) = to_json(e) {
-                    println_out(&v.to_string());
+                    self.line(&v.to_string());
                 }
             }
         }
@@ -200,6 +217,25 @@ impl Display {
                     sc.downloaded += desc.size - (*resumed_from).min(desc.size);
                     sc.kept += (*resumed_from).min(desc.size);
                 }
+                sc.fetched_at = Some(self.start.elapsed().as_secs_f64());
+            }
+            Event::Uploading { kind, desc, offset } => {
+                let i = row(&mut sc, Some(*kind), desc.digest.to_string(), desc.size);
+                sc.rows[i].state = "uploading";
+                sc.rows[i].offset = *offset;
+                sc.rows[i].from = *offset;
+            }
+            Event::Pushed { kind, desc, how } => {
+                let i = row(&mut sc, Some(*kind), desc.digest.to_string(), desc.size);
+                sc.rows[i].offset = desc.size;
+                sc.rows[i].state = match how {
+                    Put::Existed => "exists",
+                    Put::Mounted(_) => "mounted",
+                    Put::Uploaded(n) => {
+                        sc.downloaded += n;
+                        "pushed"
+                    }
+                };
                 sc.fetched_at = Some(self.start.elapsed().as_secs_f64());
             }
             Event::Unpacking(layer) => {
@@ -284,41 +320,77 @@ impl Display {
         let _ = out.flush();
     }
 
-    /// Ends the display: the last table, or the closing line or object.
+    /// Ends the display of a pull: the last table, or the closing line or
+    /// object.
     pub fn finish(&self, pulled: &Pulled) {
+        self.end(
+            &pulled.name,
+            &pulled.target.digest.to_string(),
+            pulled.downloaded,
+            pulled.chain_id.as_ref().map(|c| c.to_string()),
+            json!({"downloaded": pulled.downloaded}),
+        );
+    }
+
+    /// Ends the display of a push.
+    pub fn finish_push(&self, pushed: &Pushed) {
+        self.end(
+            &pushed.name,
+            &pushed.target.digest.to_string(),
+            pushed.uploaded,
+            None,
+            json!({"uploaded": pushed.uploaded, "mounted": pushed.mounted, "existed": pushed.existed}),
+        );
+    }
+
+    fn end(
+        &self,
+        name: &str,
+        digest: &str,
+        bytes: u64,
+        chain: Option<String>,
+        extra: serde_json::Value,
+    ) {
         let elapsed = self.start.elapsed().as_secs_f64();
         let over = self.screen().fetched_at.unwrap_or(elapsed);
         let kept = self.screen().kept;
-        let last = format!(
-            "{} {}{}",
-            pulled.name,
-            pulled.target.digest,
-            pulled
-                .chain_id
-                .as_ref()
-                .map(|c| format!(" chain {c}"))
-                .unwrap_or_default()
-        );
+        let chain_text = chain
+            .as_ref()
+            .map(|c| format!(" chain {c}"))
+            .unwrap_or_default();
         if self.table {
             self.stop.store(true, Ordering::Relaxed);
             self.draw();
             let mut out = io::stderr().lock();
-            let _ = writeln!(out, "{last}");
+            let _ = writeln!(out, "{name} {digest}{chain_text}");
         }
         match self.mode {
             Mode::Quiet => {}
-            Mode::Plain => println_out(&totals(elapsed, over, pulled.downloaded, kept)),
-            Mode::Json => println_out(
-                &json!({
+            Mode::Plain => self.line(&totals(elapsed, over, bytes, kept)),
+            Mode::Json => {
+                let mut done = json!({
                     "event": "done",
-                    "name": pulled.name,
-                    "digest": pulled.target.digest.to_string(),
-                    "downloaded": pulled.downloaded,
+                    "name": name,
+                    "digest": digest,
                     "elapsed": (elapsed * 1000.0).round() / 1000.0,
-                    "chainID": pulled.chain_id.as_ref().map(|c| c.to_string()),
-                })
-                .to_string(),
-            ),
+                    "chainID": chain,
+                });
+                if let (Some(done), Some(extra)) = (done.as_object_mut(), extra.as_object()) {
+                    done.extend(extra.clone());
+                }
+                self.line(&done.to_string());
+            }
+        }
+    }
+
+    /// One event line, where this display puts them.
+    fn line(&self, line: &str) {
+        match self.to_stderr {
+            true => {
+                let mut out = io::stderr().lock();
+                let _ = writeln!(out, "{line}");
+            }
+            false => println_out(line),
         }
     }
 }
@@ -326,13 +398,13 @@ impl Display {
 impl Row {
     /// Bytes are coming in for it.
     fn live(&self) -> bool {
-        self.state == "downloading" || self.state == "resuming"
+        matches!(self.state, "downloading" | "resuming" | "uploading")
     }
 
     /// Nothing is happening to it now.
     fn finished(&self) -> bool {
         self.kind.is_none()
-            || matches!(self.state, "done" | "exists")
+            || matches!(self.state, "done" | "exists" | "pushed" | "mounted")
             || self.state.starts_with("unpacked")
     }
 }
@@ -441,6 +513,19 @@ fn plain(e: &Event) -> Option<String> {
         } if *existed => format!("{kind}-{}: exists", desc.digest),
         Event::Fetched { kind, desc, .. } => format!("{kind}-{}: done", desc.digest),
         Event::Unpacking(layer) => format!("layer-{}: unpacking", layer.digest),
+        Event::Uploading { kind, desc, .. } => {
+            format!(
+                "{kind}-{}: uploading {}",
+                desc.digest,
+                human_size(desc.size)
+            )
+        }
+        Event::Pushed { kind, desc, how } => match how {
+            Put::Existed => format!("{kind}-{}: exists", desc.digest),
+            Put::Mounted(from) if from.is_empty() => format!("{kind}-{}: mounted", desc.digest),
+            Put::Mounted(from) => format!("{kind}-{}: mounted from {from}", desc.digest),
+            Put::Uploaded(_) => format!("{kind}-{}: pushed", desc.digest),
+        },
         Event::Unpacked(u) => format!(
             "layer-{}: {} {}",
             u.layer.digest,
@@ -475,6 +560,15 @@ fn to_json(e: &Event) -> Option<serde_json::Value> {
         } => json!({
             "event": "fetched", "kind": kind.name(), "digest": desc.digest.to_string(),
             "size": desc.size, "existed": existed, "resumedFrom": resumed_from,
+        }),
+        Event::Uploading { kind, desc, offset } => json!({
+            "event": "uploading", "kind": kind.name(), "digest": desc.digest.to_string(),
+            "size": desc.size, "offset": offset,
+        }),
+        Event::Pushed { kind, desc, how } => json!({
+            "event": "pushed", "kind": kind.name(), "digest": desc.digest.to_string(),
+            "size": desc.size, "existed": matches!(how, Put::Existed),
+            "mountedFrom": match how { Put::Mounted(from) => Some(from.clone()), _ => None },
         }),
         Event::Unpacking(layer) => json!({
             "event": "unpacking", "digest": layer.digest.to_string(),

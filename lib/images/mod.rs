@@ -39,6 +39,16 @@ pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const CREATED: &str = "io.dist.image.created";
 const UPDATED: &str = "io.dist.image.updated";
 const LABEL: &str = "io.dist.image.label.";
+/// Where an image's content is known to be: `domain/repository` each,
+/// space-separated (push mounts from them).
+const SOURCES: &str = "io.dist.image.sources";
+/// The most sources a record keeps, the latest.
+const MAX_SOURCES: usize = 8;
+
+/// Whether `k` is one of the annotations a record is made of.
+fn ours(k: &str) -> bool {
+    k == REF_NAME || k == CREATED || k == UPDATED || k == SOURCES || k.starts_with(LABEL)
+}
 
 /// One named image of a namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +63,9 @@ pub struct Image {
     pub created: SystemTime,
     /// When it last changed.
     pub updated: SystemTime,
+    /// Repositories known to hold its content, `domain/repository`, the
+    /// latest last: where it was pulled from, or pushed to.
+    pub sources: Vec<String>,
 }
 
 impl Image {
@@ -65,14 +78,22 @@ impl Image {
             labels: BTreeMap::new(),
             created: now,
             updated: now,
+            sources: Vec::new(),
         }
+    }
+
+    /// Records that `source` (`domain/repository`) holds the content.
+    pub fn add_source(&mut self, source: &str) {
+        self.sources.retain(|s| s != source);
+        self.sources.push(source.to_string());
+        let extra = self.sources.len().saturating_sub(MAX_SOURCES);
+        self.sources.drain(..extra);
     }
 
     /// The index entry this record is stored as.
     fn entry(&self) -> Descriptor {
         let mut d = self.target.clone();
-        d.annotations
-            .retain(|k, _| k != REF_NAME && k != CREATED && k != UPDATED && !k.starts_with(LABEL));
+        d.annotations.retain(|k, _| !ours(k));
         d.annotations
             .insert(REF_NAME.to_string(), self.name.clone());
         d.annotations
@@ -81,6 +102,10 @@ impl Image {
             .insert(UPDATED.to_string(), format_rfc3339(self.updated));
         for (k, v) in &self.labels {
             d.annotations.insert(format!("{LABEL}{k}"), v.clone());
+        }
+        if !self.sources.is_empty() {
+            d.annotations
+                .insert(SOURCES.to_string(), self.sources.join(" "));
         }
         d
     }
@@ -99,16 +124,20 @@ impl Image {
             .iter()
             .filter_map(|(k, v)| Some((k.strip_prefix(LABEL)?.to_string(), v.clone())))
             .collect();
-        let mut target = d.clone();
-        target
+        let sources = d
             .annotations
-            .retain(|k, _| k != REF_NAME && k != CREATED && k != UPDATED && !k.starts_with(LABEL));
+            .get(SOURCES)
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let mut target = d.clone();
+        target.annotations.retain(|k, _| !ours(k));
         Some(Image {
             name,
             target,
             labels,
             created: time(CREATED),
             updated: time(UPDATED),
+            sources,
         })
     }
 }
@@ -300,20 +329,44 @@ impl Images {
     /// Records `name` → `target`: a new image, or a new target for an
     /// existing name (labels and creation time kept).
     pub fn put(&self, name: &str, target: Descriptor) -> Result<Image> {
+        self.put_from(name, target, None)
+    }
+
+    /// [`Images::put`], recording `source` (`domain/repository`) as holding
+    /// the content. A new target forgets the old target's sources.
+    pub fn put_from(&self, name: &str, target: Descriptor, source: Option<&str>) -> Result<Image> {
         self.update(|images| {
             let now = SystemTime::now();
-            match images.iter_mut().find(|i| i.name == name) {
-                Some(i) => {
+            let i = match images.iter().position(|i| i.name == name) {
+                Some(at) => {
+                    let i = &mut images[at];
+                    if i.target.digest != target.digest {
+                        i.sources.clear();
+                    }
                     i.target = target;
                     i.updated = now;
-                    Ok(i.clone())
+                    i
                 }
                 None => {
-                    let i = Image::new(name, target);
-                    images.push(i.clone());
-                    Ok(i)
+                    images.push(Image::new(name, target));
+                    images.last_mut().expect("just pushed")
                 }
+            };
+            if let Some(s) = source {
+                i.add_source(s);
             }
+            Ok(i.clone())
+        })
+    }
+
+    /// Records that `source` (`domain/repository`) holds the content of
+    /// every image of the namespace whose root is `root` (after a push).
+    pub fn add_source(&self, root: &Digest, source: &str) -> Result<()> {
+        self.update(|images| {
+            for i in images.iter_mut().filter(|i| i.target.digest == *root) {
+                i.add_source(source);
+            }
+            Ok(())
         })
     }
 
@@ -387,6 +440,26 @@ fn lock_index(store: &Store) -> Result<File> {
         .context(path.display())?;
     f.lock().context(path.display())?;
     Ok(f)
+}
+
+/// The images of every namespace whose content a repository of `domain`
+/// is known to hold: (repository, root) each, for a push to mount from.
+pub fn sources_on(store: &Store, domain: &str) -> Result<Vec<(String, Descriptor)>> {
+    let mut out: Vec<(String, Descriptor)> = Vec::new();
+    for ns in namespaces(store)? {
+        for img in Images::new(store, ns).list()? {
+            for s in &img.sources {
+                if let Some(repo) = s.strip_prefix(domain).and_then(|r| r.strip_prefix('/'))
+                    && !out
+                        .iter()
+                        .any(|(r, d)| r == repo && d.digest == img.target.digest)
+                {
+                    out.push((repo.to_string(), img.target.clone()));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The full name of an image as pulls record it (`redis:7` is

@@ -15,7 +15,9 @@ use std::io::Read;
 use std::sync::Mutex;
 
 use super::credentials::{Credentials, Found, Sources};
-use super::http::{Authorization, Http, Request, header, host_name, host_of, is_loopback, said};
+use super::http::{
+    Authorization, Http, Payload, Request, header, host_name, host_of, is_loopback, said,
+};
 use crate::error::{Error, Kind, Result, Untrusted};
 
 /// The largest token answer read.
@@ -304,7 +306,7 @@ impl Auth {
                     "content-type",
                     "application/x-www-form-urlencoded".to_string(),
                 ));
-                req.body = Some(form.as_bytes());
+                req.body = Some(Payload::Bytes(form.as_bytes()));
                 http.send(&req, None)
             }
             Some(c) => {

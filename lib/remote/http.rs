@@ -43,7 +43,48 @@ pub(crate) struct Request<'a> {
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
     /// The body sent, if any (kept, so that a retry can send it again).
-    pub body: Option<&'a [u8]>,
+    pub body: Option<Payload<'a>>,
+}
+
+/// A request's body, which a retry can send again.
+#[derive(Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    /// These bytes.
+    Bytes(&'a [u8]),
+    /// `len` bytes of `file` from `offset`, streamed (a blob of the store).
+    File {
+        file: &'a std::fs::File,
+        offset: u64,
+        len: u64,
+        /// Told the bytes sent so far, as they go.
+        sent: &'a (dyn Fn(u64) + Sync),
+    },
+}
+
+/// Reads `len` bytes of a file from `offset`, without moving its cursor.
+struct Slice<'a> {
+    file: &'a std::fs::File,
+    start: u64,
+    at: u64,
+    end: u64,
+    sent: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Read for Slice<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want = (self.end - self.at).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.at += n as u64;
+        (self.sent)(self.at - self.start);
+        Ok(n)
+    }
 }
 
 impl Request<'_> {
@@ -169,8 +210,13 @@ impl Http {
     /// times in all; then the last answer, whatever its status, is returned.
     fn retrying(&self, req: &Request<'_>, url: &str, auth: Option<&str>) -> Result<Response<Body>> {
         let mut attempt = 0;
+        // A streamed body, or a PATCH, may have been taken in part: sending
+        // it again could add to what the registry has. Its caller asks the
+        // registry where it stands instead.
+        let once =
+            req.method == http::Method::PATCH || matches!(req.body, Some(Payload::File { .. }));
         loop {
-            let last = attempt + 1 >= ATTEMPTS;
+            let last = once || attempt + 1 >= ATTEMPTS;
             let backoff = BACKOFF * 2u32.pow(attempt);
             let started = Instant::now();
             let answer = self.call(req, url, auth);
@@ -230,7 +276,27 @@ impl Http {
         }
         let agent = self.agent_for(&host_of(url).unwrap_or_default());
         match req.body {
-            Some(body) => agent.run(builder.body(body).map_err(ureq::Error::Http)?),
+            Some(Payload::Bytes(body)) => agent.run(builder.body(body).map_err(ureq::Error::Http)?),
+            Some(Payload::File {
+                file,
+                offset,
+                len,
+                sent,
+            }) => {
+                let mut slice = Slice {
+                    file,
+                    start: offset,
+                    at: offset,
+                    end: offset + len,
+                    sent,
+                };
+                let body = ureq::SendBody::from_reader(&mut slice);
+                let request = builder
+                    .header("content-length", len)
+                    .body(body)
+                    .map_err(ureq::Error::Http)?;
+                agent.run(request)
+            }
             None => agent.run(builder.body(()).map_err(ureq::Error::Http)?),
         }
     }

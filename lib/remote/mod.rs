@@ -3,13 +3,14 @@
 //! [`http`] sends one request (retries, redirects, credentials kept to
 //! their host); [`auth`] answers challenges with tokens for a [`Scope`];
 //! [`credentials`] finds what docker and podman files hold; [`Remote`] runs
-//! the 401 → authorize → retry loop over them, and [`fetch`] pulls
-//! manifests and blobs through it.
+//! the 401 → authorize → retry loop over them; [`fetch`] pulls manifests
+//! and blobs through it, and [`upload`] pushes them.
 
 mod auth;
 pub mod credentials;
 mod fetch;
 mod http;
+mod upload;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ pub use auth::Scope;
 pub use credentials::{Credentials, Sources};
 pub use fetch::{Blob, Object};
 pub use http::Log;
+pub use upload::{Put, UploadOptions};
 
 use crate::error::Result;
 use auth::Auth;

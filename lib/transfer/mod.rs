@@ -1,14 +1,17 @@
 //! Where the store and registries meet: pulling an image into the store
-//! ([`pull`]), and the one event type transfers report their progress with,
-//! which the progress display draws.
+//! ([`pull`]), pushing one from it ([`push`]), and the one event type both
+//! report their progress with, which the progress display draws.
 
 pub mod pull;
+pub mod push;
 
 use crate::descriptor::Descriptor;
 use crate::graph::ObjectKind;
+use crate::remote::Put;
 use crate::rootfs::Unpacked;
 
 pub use pull::{Options, Pulled, pull};
+pub use push::{Pushed, push};
 
 /// What a transfer reports as it goes, for the progress display.
 #[derive(Debug)]
@@ -46,6 +49,24 @@ pub enum Event<'a> {
         existed: bool,
         /// Bytes an interrupted pull had kept.
         resumed_from: u64,
+    },
+    /// An object is being sent to a registry.
+    Uploading {
+        /// What the object is.
+        kind: ObjectKind,
+        /// The object.
+        desc: &'a Descriptor,
+        /// Where the upload starts.
+        offset: u64,
+    },
+    /// An object is in the registry.
+    Pushed {
+        /// What the object is.
+        kind: ObjectKind,
+        /// The object.
+        desc: &'a Descriptor,
+        /// How it got there.
+        how: &'a Put,
     },
     /// A layer is being unpacked.
     Unpacking(&'a Descriptor),

@@ -158,7 +158,7 @@ pub fn pull(
     {
         graph::check_image(store, d)?;
     }
-    Images::new(store, opts.namespace.clone()).put(&name, target.clone())?;
+    Images::new(store, opts.namespace.clone()).put_from(&name, target.clone(), Some(&r.name()))?;
     events(&Event::Named {
         name: &name,
         target: &target,
