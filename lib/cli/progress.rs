@@ -160,49 +160,23 @@ impl Display {
     }
 
     fn update(&self, e: &Event) {
+        let now = self.start.elapsed().as_secs_f64();
         let mut sc = self.screen();
-        let row = |sc: &mut Screen, kind: Option<ObjectKind>, digest: String, total: u64| match sc
-            .rows
-            .iter()
-            .position(|r| r.digest == digest)
-        {
-            Some(i) => i,
-            None => {
-                sc.rows.push(Row {
-                    kind,
-                    digest,
-                    state: "waiting",
-                    offset: 0,
-                    from: 0,
-                    total,
-                });
-                sc.rows.len() - 1
-            }
-        };
         match e {
             Event::Resolved { name, target } => {
-                let i = row(&mut sc, None, name.to_string(), target.size);
-                sc.rows[i].state = "resolved";
-                sc.rows[i].offset = target.size;
+                sc.set(None, name, target.size, "resolved").offset = target.size;
             }
-            Event::Fetching { kind, desc, offset } => {
-                let i = row(&mut sc, Some(*kind), desc.digest.to_string(), desc.size);
-                sc.rows[i].state = if *offset > 0 {
-                    "resuming"
-                } else {
-                    "downloading"
+            Event::Fetching { kind, desc, offset } | Event::Uploading { kind, desc, offset } => {
+                let state = match (e, *offset > 0) {
+                    (Event::Uploading { .. }, _) => "uploading",
+                    (_, true) => "resuming",
+                    (_, false) => "downloading",
                 };
-                sc.rows[i].offset = *offset;
-                sc.rows[i].from = *offset;
+                let r = sc.set(Some(*kind), &desc.digest.to_string(), desc.size, state);
+                (r.offset, r.from) = (*offset, *offset);
             }
             Event::Progress { desc, offset } => {
-                if let Some(r) = sc
-                    .rows
-                    .iter_mut()
-                    .find(|r| r.digest == desc.digest.to_string())
-                {
-                    r.offset = *offset;
-                }
+                sc.with(&desc.digest.to_string(), |r| r.offset = *offset)
             }
             Event::Fetched {
                 kind,
@@ -210,25 +184,17 @@ impl Display {
                 existed,
                 resumed_from,
             } => {
-                let i = row(&mut sc, Some(*kind), desc.digest.to_string(), desc.size);
-                sc.rows[i].state = if *existed { "exists" } else { "done" };
-                sc.rows[i].offset = desc.size;
+                let state = if *existed { "exists" } else { "done" };
+                sc.set(Some(*kind), &desc.digest.to_string(), desc.size, state)
+                    .offset = desc.size;
                 if !existed {
-                    sc.downloaded += desc.size - (*resumed_from).min(desc.size);
-                    sc.kept += (*resumed_from).min(desc.size);
+                    let kept = (*resumed_from).min(desc.size);
+                    (sc.downloaded, sc.kept) = (sc.downloaded + desc.size - kept, sc.kept + kept);
                 }
-                sc.fetched_at = Some(self.start.elapsed().as_secs_f64());
-            }
-            Event::Uploading { kind, desc, offset } => {
-                let i = row(&mut sc, Some(*kind), desc.digest.to_string(), desc.size);
-                sc.rows[i].state = "uploading";
-                sc.rows[i].offset = *offset;
-                sc.rows[i].from = *offset;
+                sc.fetched_at = Some(now);
             }
             Event::Pushed { kind, desc, how } => {
-                let i = row(&mut sc, Some(*kind), desc.digest.to_string(), desc.size);
-                sc.rows[i].offset = desc.size;
-                sc.rows[i].state = match how {
+                let state = match how {
                     Put::Existed => "exists",
                     Put::Mounted(_) => "mounted",
                     Put::Uploaded(n) => {
@@ -236,30 +202,20 @@ impl Display {
                         "pushed"
                     }
                 };
-                sc.fetched_at = Some(self.start.elapsed().as_secs_f64());
+                sc.set(Some(*kind), &desc.digest.to_string(), desc.size, state)
+                    .offset = desc.size;
+                sc.fetched_at = Some(now);
             }
             Event::Unpacking(layer) => {
-                if let Some(r) = sc
-                    .rows
-                    .iter_mut()
-                    .find(|r| r.digest == layer.digest.to_string())
-                {
-                    r.state = "unpacking";
-                }
+                sc.with(&layer.digest.to_string(), |r| r.state = "unpacking")
             }
-            Event::Unpacked(u) => {
-                if let Some(r) = sc
-                    .rows
-                    .iter_mut()
-                    .find(|r| r.digest == u.layer.digest.to_string())
-                {
-                    r.state = if u.existed {
-                        "unpacked (had)"
-                    } else {
-                        "unpacked"
-                    };
+            Event::Unpacked(u) => sc.with(&u.layer.digest.to_string(), |r| {
+                r.state = if u.existed {
+                    "unpacked (had)"
+                } else {
+                    "unpacked"
                 }
-            }
+            }),
             Event::Named { .. } => {}
         }
     }
@@ -391,6 +347,41 @@ impl Display {
                 let _ = writeln!(out, "{line}");
             }
             false => println_out(line),
+        }
+    }
+}
+
+impl Screen {
+    /// The row of `key` (made, waiting, if new) in `state`.
+    fn set(
+        &mut self,
+        kind: Option<ObjectKind>,
+        key: &str,
+        total: u64,
+        state: &'static str,
+    ) -> &mut Row {
+        let i = match self.rows.iter().position(|r| r.digest == key) {
+            Some(i) => i,
+            None => {
+                self.rows.push(Row {
+                    kind,
+                    digest: key.to_string(),
+                    state,
+                    offset: 0,
+                    from: 0,
+                    total,
+                });
+                self.rows.len() - 1
+            }
+        };
+        self.rows[i].state = state;
+        &mut self.rows[i]
+    }
+
+    /// Changes the row of `key`, if there is one.
+    fn with(&mut self, key: &str, change: impl FnOnce(&mut Row)) {
+        if let Some(r) = self.rows.iter_mut().find(|r| r.digest == key) {
+            change(r);
         }
     }
 }
