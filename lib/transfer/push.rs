@@ -77,8 +77,10 @@ pub fn push(
     });
     let nodes = everything(store, &root, dest)?;
     let from = mount_sources(store, dest)?;
-    let (blobs, manifests): (Vec<&Descriptor>, Vec<&Descriptor>) =
+    let (mut blobs, manifests): (Vec<&Descriptor>, Vec<&Descriptor>) =
         nodes.iter().partition(|d| !graph::has_children(d));
+    // The largest first: a big one started last would be sent alone at the end.
+    blobs.sort_by_key(|d| std::cmp::Reverse(d.size));
     let tally = Mutex::new(Pushed {
         name: name.clone(),
         target: root.clone(),
