@@ -52,6 +52,8 @@ pub struct Registry {
     agent: ureq::Agent,
     storage_host: Option<StorageHost>,
     tls: Option<Tls>,
+    /// In proxy mode: the upstream's URL, and credentials for it.
+    proxy: Option<(String, Option<(String, String)>)>,
 }
 
 /// How the registry serves TLS.
@@ -135,7 +137,15 @@ impl Registry {
     /// Starts a registry with `auth` on a free port in a fresh directory and
     /// waits until it answers.
     pub fn start(auth: Auth) -> Registry {
-        Registry::start_with(auth, false, None)
+        Registry::start_with(auth, false, None, None)
+    }
+
+    /// Starts a pull-through cache of the registry at `upstream` (a URL,
+    /// already running), logging in to it with `creds` if given:
+    /// distribution's proxy mode, as fleets run it.
+    pub fn start_proxy(upstream: &str, creds: Option<(&str, &str)>) -> Registry {
+        let creds = creds.map(|(u, p)| (u.to_string(), p.to_string()));
+        Registry::start_with(Auth::None, false, None, Some((upstream.to_string(), creds)))
     }
 
     /// Starts a registry serving HTTPS with `cert` (from [`tls::Ca::issue`]).
@@ -144,7 +154,7 @@ impl Registry {
             server: cert.clone(),
             client: None,
         };
-        Registry::start_with(auth, false, Some(tls))
+        Registry::start_with(auth, false, Some(tls), None)
     }
 
     /// Starts a registry serving HTTPS with `cert` that asks every client
@@ -155,17 +165,22 @@ impl Registry {
             server: cert.clone(),
             client: Some(client.clone()),
         };
-        Registry::start_with(auth, false, Some(tls))
+        Registry::start_with(auth, false, Some(tls), None)
     }
 
     /// Starts a registry whose blob downloads redirect to a [`StorageHost`]
     /// on another loopback address, as registries backed by S3 or a CDN do
     /// (distribution's `redirect` storage middleware).
     pub fn start_redirecting(auth: Auth) -> Registry {
-        Registry::start_with(auth, true, None)
+        Registry::start_with(auth, true, None, None)
     }
 
-    fn start_with(auth: Auth, redirect: bool, tls: Option<Tls>) -> Registry {
+    fn start_with(
+        auth: Auth,
+        redirect: bool,
+        tls: Option<Tls>,
+        proxy: Option<(String, Option<(String, String)>)>,
+    ) -> Registry {
         let bin = binary();
         let base = std::env::var_os("DIST_TEST_TMP")
             .map(PathBuf::from)
@@ -198,6 +213,7 @@ impl Registry {
             },
             storage_host: None,
             tls,
+            proxy,
         };
         if redirect {
             reg.storage_host = Some(StorageHost::start(reg.storage.clone()));
@@ -256,6 +272,16 @@ impl Registry {
             }
             None => String::new(),
         };
+        let proxy = match &self.proxy {
+            Some((url, creds)) => {
+                let mut s = format!("proxy:\n  remoteurl: {url}\n");
+                if let Some((user, password)) = creds {
+                    s.push_str(&format!("  username: {user}\n  password: {password}\n"));
+                }
+                s
+            }
+            None => String::new(),
+        };
         let config = format!(
             "version: 0.1
 log:
@@ -276,7 +302,7 @@ http:
   secret: dist-test-secret
   headers:
     X-Content-Type-Options: [nosniff]
-{tls}{auth}{middleware}",
+{tls}{auth}{middleware}{proxy}",
             storage = self.storage.display(),
             port = self.port,
         );

@@ -16,6 +16,7 @@ mod common;
 mod delete;
 mod docs;
 mod fetch;
+mod hosts;
 mod images;
 mod ingest;
 mod list;

@@ -77,6 +77,8 @@ impl Env {
         cmd.current_dir(&self.dir)
             .env("PATH", std::env::join_paths(paths).unwrap())
             .env("DIST_ROOT", &self.root)
+            // No host configuration but what a test writes there.
+            .env("DIST_HOSTS_DIR", self.dir.join("hosts.d"))
             .env_remove("DIST_NAMESPACE")
             .env_remove("CONTAINERD_NAMESPACE");
     }

@@ -44,14 +44,18 @@ const REGISTRY_HELP: &str =
     --creds USER[:PASS]    credentials for every registry (instead of the files)
     --authfile FILE        read credentials from FILE only (docker's config.json form)
     --idle-timeout DUR     give up on a registry that connects or answers nothing for
-                           DUR (default 30s)";
+                           DUR (default 30s)
+    --hosts-dir DIR        registries' mirrors and TLS files, containerd's hosts.toml
+                           way (default: $DIST_HOSTS_DIR, else /etc/containerd/certs.d
+                           then /etc/docker/certs.d)";
 
 /// The flags a program takes beside its own and the common ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
     /// `-n`, `--namespace`.
     Namespace,
-    /// `--plain-http`, `--insecure`, `--creds`, `--authfile`, `--idle-timeout`.
+    /// `--plain-http`, `--insecure`, `--creds`, `--authfile`, `--idle-timeout`,
+    /// `--hosts-dir`.
     Registry,
 }
 
@@ -226,6 +230,10 @@ impl Cli {
             }
             Long("authfile") if registry => {
                 self.remote.sources.authfile = Some(self.value()?.into());
+            }
+            Long("hosts-dir") if registry => {
+                let dir = std::path::PathBuf::from(self.value()?);
+                self.remote.hosts_dirs = crate::remote::hosts::search_dirs(Some(&dir));
             }
             Long("idle-timeout") if registry => {
                 let limit =

@@ -183,6 +183,7 @@ impl Display {
                 desc,
                 existed,
                 resumed_from,
+                ..
             } => {
                 let state = if *existed { "exists" } else { "done" };
                 sc.set(Some(*kind), &desc.digest.to_string(), desc.size, state)
@@ -548,9 +549,10 @@ fn to_json(e: &Event) -> Option<serde_json::Value> {
             desc,
             existed,
             resumed_from,
+            host,
         } => json!({
             "event": "fetched", "kind": kind.name(), "digest": desc.digest.to_string(),
-            "size": desc.size, "existed": existed, "resumedFrom": resumed_from,
+            "size": desc.size, "existed": existed, "resumedFrom": resumed_from, "host": host,
         }),
         Event::Uploading { kind, desc, offset } => json!({
             "event": "uploading", "kind": kind.name(), "digest": desc.digest.to_string(),

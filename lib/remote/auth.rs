@@ -15,9 +15,7 @@ use std::io::Read;
 use std::sync::Mutex;
 
 use super::credentials::{Credentials, Found, Sources};
-use super::http::{
-    Authorization, Http, Payload, Request, header, host_name, host_of, is_loopback, said,
-};
+use super::http::{Authorization, Http, Payload, Request, header, host_name, host_of, said};
 use crate::error::{Error, Kind, Result, Untrusted};
 
 /// The largest token answer read.
@@ -107,6 +105,8 @@ pub(crate) struct Auth {
     /// Hosts whose credentials were kept from their token service: the
     /// service, and why.
     withheld: Mutex<HashMap<String, (String, &'static str)>>,
+    /// Hosts that are mirrors of other registries: `--creds` is not theirs.
+    mirrors: Mutex<std::collections::HashSet<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -121,7 +121,14 @@ impl Auth {
             tokens: Mutex::default(),
             found: Mutex::default(),
             withheld: Mutex::default(),
+            mirrors: Mutex::default(),
         }
+    }
+
+    /// Notes that `host` is a mirror: it gets the credentials the files
+    /// hold for it, never those given for the registries it mirrors.
+    pub fn mirror(&self, host: &str) {
+        lock(&self.mirrors).insert(host.to_string());
     }
 
     /// The `Authorization` to send to `host` for `scope`, if one is known.
@@ -136,7 +143,8 @@ impl Auth {
         if let Some(found) = lock(&self.found).get(host) {
             return Ok(found.clone());
         }
-        let found = self.sources.lookup(host)?;
+        let mirror = lock(&self.mirrors).contains(host);
+        let found = self.sources.lookup(host, !mirror)?;
         http.debug(|| match &found {
             Some(f) => format!(
                 "credentials for {host}: {} from {}",
@@ -336,7 +344,7 @@ fn may_send(http: &Http, host: &str, realm: &str) -> std::result::Result<(), &'s
     if host_name(&realm_host) != host_name(host) {
         return Err("it is plain HTTP on another host (credentials go there only over HTTPS)");
     }
-    if !(is_loopback(host) || http.plain_http()) {
+    if !http.is_plain(host) {
         return Err(
             "it is plain HTTP and the registry is not (credentials go there only over HTTPS)",
         );

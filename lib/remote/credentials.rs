@@ -102,9 +102,10 @@ impl Sources {
         files
     }
 
-    /// Finds credentials for `host`.
-    pub fn lookup(&self, host: &str) -> Result<Option<Found>> {
-        if let Some(found) = &self.creds {
+    /// Finds credentials for `host`: `--creds` (when `with_flag`: not for
+    /// a mirror), else the files'.
+    pub fn lookup(&self, host: &str, with_flag: bool) -> Result<Option<Found>> {
+        if let Some(found) = self.creds.as_ref().filter(|_| with_flag) {
             return Ok(Some(found.clone()));
         }
         let keys = host_keys(host);

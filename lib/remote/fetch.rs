@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use ::ureq::http::Method;
 
-use super::Remote;
 use super::auth::Scope;
+use super::hosts::Endpoint;
 use super::http::{Request, header, status_error};
+use super::{Remote, Role};
 use crate::descriptor::{self, Descriptor};
 use crate::digest::{Digest, Digester};
 use crate::error::{Error, Kind, Result, Untrusted};
@@ -36,58 +37,49 @@ pub enum Object<'a> {
 }
 
 impl Remote {
-    /// Sends `method` for `path` (below the repository) of `r`'s repository,
-    /// with pull access.
+    /// Sends `method` for `path` (below the repository) of `r`'s repository
+    /// to the host `e`, with pull access.
     fn pull_request(
         &self,
+        e: &Endpoint,
         r: &Reference,
         method: Method,
         path: &str,
         headers: Vec<(&'static str, String)>,
     ) -> Result<::ureq::http::Response<::ureq::Body>> {
-        let mut req = Request::new(
-            method,
-            self.url(r.api_host(), &format!("{}/{path}", r.path())),
-        );
+        let mut req = Request::new(method, e.url(r.domain(), &format!("{}/{path}", r.path())));
         req.headers = headers;
-        self.send(r.api_host(), &Scope::pull(r.path()), &req)
+        self.send(&e.host, &Scope::pull(r.path()), &req)
+    }
+
+    /// Who may be asked about `r`: hosts that resolve tags for a tag, hosts
+    /// that pull for a digest.
+    fn role(r: &Reference) -> Role {
+        match r.digest() {
+            Some(_) => Role::Pull,
+            None => Role::Resolve,
+        }
     }
 
     /// Resolves `r` to the descriptor of its manifest or index, with a HEAD
     /// request (a GET when the registry gives no digest or type).
     pub fn resolve(&self, r: &Reference, accept: &[&str]) -> Result<Descriptor> {
-        let resp = self.pull_request(
-            r,
-            Method::HEAD,
-            &format!("manifests/{}", r.object()),
-            vec![("accept", accept_header(accept))],
-        )?;
-        if !resp.status().is_success() {
-            return Err(status_error(&r.to_string(), resp));
-        }
-        let media_type = content_type(&resp);
-        let size = header(&resp, "content-length").and_then(|v| v.parse::<u64>().ok());
-        let digest = match r.digest() {
-            Some(d) => Some(d.clone()),
-            None => header(&resp, "docker-content-digest").and_then(|d| d.parse::<Digest>().ok()),
-        };
-        match (media_type, digest, size) {
-            (Some(mt), Some(digest), Some(size)) => {
-                if descriptor::is_schema1(&mt) {
-                    return Err(manifest::unsupported_schema1(&mt).context(r));
-                }
-                if !(descriptor::is_manifest(&mt) || descriptor::is_index(&mt)) {
-                    return Err(Error::new(
-                        Kind::InvalidContent,
-                        format!(
-                            "{r}: the registry says it is {}, not a manifest or index",
-                            Untrusted(&mt)
-                        ),
-                    ));
-                }
-                Ok(Descriptor::new(mt, digest, size))
+        let (found, _) = self.route(r, Self::role(r), r.digest(), None, |e| {
+            let resp = self.pull_request(
+                e,
+                r,
+                Method::HEAD,
+                &format!("manifests/{}", r.object()),
+                vec![("accept", accept_header(accept))],
+            )?;
+            if !resp.status().is_success() {
+                return Err(status_error(&r.to_string(), resp));
             }
-            _ => self.manifest(r, accept).map(|(d, _)| d),
+            head_descriptor(r, &resp)
+        })?;
+        match found {
+            Some(d) => Ok(d),
+            None => self.manifest(r, accept).map(|(d, _)| d),
         }
     }
 
@@ -148,7 +140,23 @@ impl Remote {
         accept: &[&str],
         pointer: Option<&str>,
     ) -> Result<(Descriptor, Vec<u8>)> {
+        let (found, e) = self.route(r, Self::role(r), r.digest(), None, |e| {
+            self.get_manifest_from(e, r, accept, pointer)
+        })?;
+        self.served(&found.0.digest, &e.host);
+        Ok(found)
+    }
+
+    /// [`Remote::get_manifest`] from the host `e`.
+    fn get_manifest_from(
+        &self,
+        e: &Endpoint,
+        r: &Reference,
+        accept: &[&str],
+        pointer: Option<&str>,
+    ) -> Result<(Descriptor, Vec<u8>)> {
         let mut resp = self.pull_request(
+            e,
             r,
             Method::GET,
             &format!("manifests/{}", r.object()),
@@ -215,6 +223,7 @@ impl Remote {
             digest: digest.clone(),
             size,
             pos: offset,
+            host: None,
             body: None,
             hasher: (offset == 0).then(|| digest.algorithm().digester()),
             interruptions: 0,
@@ -328,6 +337,36 @@ impl Object<'_> {
     }
 }
 
+/// The descriptor a `HEAD` of `r`'s manifest gives, if it says type, digest
+/// and size.
+fn head_descriptor(
+    r: &Reference,
+    resp: &::ureq::http::Response<::ureq::Body>,
+) -> Result<Option<Descriptor>> {
+    let media_type = content_type(resp);
+    let size = header(resp, "content-length").and_then(|v| v.parse::<u64>().ok());
+    let digest = match r.digest() {
+        Some(d) => Some(d.clone()),
+        None => header(resp, "docker-content-digest").and_then(|d| d.parse::<Digest>().ok()),
+    };
+    let (Some(mt), Some(digest), Some(size)) = (media_type, digest, size) else {
+        return Ok(None);
+    };
+    if descriptor::is_schema1(&mt) {
+        return Err(manifest::unsupported_schema1(&mt).context(r));
+    }
+    if !(descriptor::is_manifest(&mt) || descriptor::is_index(&mt)) {
+        return Err(Error::new(
+            Kind::InvalidContent,
+            format!(
+                "{r}: the registry says it is {}, not a manifest or index",
+                Untrusted(&mt)
+            ),
+        ));
+    }
+    Ok(Some(Descriptor::new(mt, digest, size)))
+}
+
 fn is_manifest_type(t: &str) -> bool {
     descriptor::is_manifest(t) || descriptor::is_index(t) || descriptor::is_schema1(t)
 }
@@ -402,6 +441,8 @@ pub struct Blob<'a> {
     digest: Digest,
     size: Option<u64>,
     pos: u64,
+    /// The host that sends it (a resumption asks it first).
+    host: Option<String>,
     body: Option<ReadAhead>,
     hasher: Option<Digester>,
     interruptions: u32,
@@ -471,19 +512,56 @@ impl Blob<'_> {
     }
 
     fn open(&mut self) -> Result<()> {
+        let (body, e) = self.remote.route(
+            &self.reference,
+            Role::Pull,
+            Some(&self.digest),
+            self.host.as_deref(),
+            |e| self.open_on(e),
+        )?;
+        self.remote.served(&self.digest, &e.host);
+        self.host = Some(e.host);
+        match body {
+            // Asked for the bytes after the last: there are none.
+            None => {
+                self.body = None;
+                self.done = true;
+            }
+            Some((body, length)) => {
+                if self.size.is_none() {
+                    self.size = length;
+                }
+                // A thread to receive ahead pays off only over a few chunks.
+                let short = self.size.is_some_and(|s| s - self.pos.min(s) <= SHORT_BLOB);
+                self.body = Some(if short {
+                    ReadAhead::inline(body)
+                } else {
+                    ReadAhead::spawn(body)
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the host `e` for the blob from where it stands: its body (from
+    /// there) and whole length when said, or `None` when nothing is left.
+    #[allow(clippy::type_complexity)]
+    fn open_on(&self, e: &Endpoint) -> Result<Option<(::ureq::BodyReader<'static>, Option<u64>)>> {
         let r = &self.reference;
         let mut headers = Vec::new();
         if self.pos > 0 {
             headers.push(("range", format!("bytes={}-", self.pos)));
         }
-        let resp =
-            self.remote
-                .pull_request(r, Method::GET, &format!("blobs/{}", self.digest), headers)?;
+        let resp = self.remote.pull_request(
+            e,
+            r,
+            Method::GET,
+            &format!("blobs/{}", self.digest),
+            headers,
+        )?;
         let status = resp.status().as_u16();
         if status == 416 && self.size == Some(self.pos) {
-            self.body = None;
-            self.done = true;
-            return Ok(());
+            return Ok(None);
         }
         if !resp.status().is_success() {
             return Err(status_error(&r.to_string(), resp));
@@ -498,17 +576,7 @@ impl Blob<'_> {
             io::copy(&mut (&mut body).take(self.pos), &mut io::sink())
                 .map_err(|e| Error::io(&e).context(r))?;
         }
-        if self.size.is_none() && status == 200 {
-            self.size = length;
-        }
-        // A thread to receive ahead pays off only over a few chunks.
-        let short = self.size.is_some_and(|s| s - self.pos.min(s) <= SHORT_BLOB);
-        self.body = Some(if short {
-            ReadAhead::inline(body)
-        } else {
-            ReadAhead::spawn(body)
-        });
-        Ok(())
+        Ok(Some((body, (status == 200).then_some(length).flatten())))
     }
 
     /// Refuses a `206` whose `Content-Range` does not start where we asked,

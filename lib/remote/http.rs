@@ -7,15 +7,18 @@
 //! A request here knows nothing of challenges or tokens: it carries the
 //! `Authorization` its caller chose, or none.
 
+use std::collections::HashMap;
 use std::io::Read;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ureq::http::{self, Response};
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, ClientCert, RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
 use super::Options;
+use super::hosts::{Endpoint, Tls};
 use crate::error::Untrusted;
 use crate::error::{Error, Kind, Result};
 
@@ -104,51 +107,55 @@ pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The HTTP side of the client: agents, schemes, retries and redirects.
 pub(crate) struct Http {
-    agent: Agent,
-    /// The same agent without a proxy, for loopback hosts.
-    direct: Agent,
+    /// Agents by TLS settings, connection timeout and proxy use, made
+    /// when first needed.
+    agents: Mutex<HashMap<AgentKey, Agent>>,
+    /// What `hosts.toml` says of a host: TLS, headers, scheme.
+    hosts: Mutex<HashMap<String, Arc<Endpoint>>>,
     plain_http: bool,
+    insecure: bool,
+    connect_timeout: Duration,
+    read_timeout: Duration,
     log: Option<Log>,
+}
+
+/// What tells agents apart.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct AgentKey {
+    tls: Tls,
+    connect_timeout: Duration,
+    /// Without a proxy (loopback hosts).
+    direct: bool,
 }
 
 impl Http {
     pub fn new(opts: &Options) -> Result<Http> {
-        let tls = TlsConfig::builder()
-            .root_certs(root_certs())
-            .disable_verification(opts.insecure)
-            .build();
-        let config = |proxy: bool| {
-            let builder = Agent::config_builder()
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .tls_config(tls.clone())
-                .timeout_connect(Some(opts.connect_timeout))
-                .timeout_per_read(Some(opts.read_timeout))
-                .timeout_per_write(Some(opts.read_timeout))
-                .user_agent(format!("dist/{}", crate::VERSION));
-            let builder = if proxy { builder } else { builder.proxy(None) };
-            builder.build().new_agent()
-        };
         Ok(Http {
-            agent: config(true),
-            direct: config(false),
+            agents: Mutex::default(),
+            hosts: Mutex::default(),
             plain_http: opts.plain_http,
+            insecure: opts.insecure,
+            connect_timeout: opts.connect_timeout,
+            read_timeout: opts.read_timeout,
             log: opts.log.clone(),
         })
     }
 
-    /// `http` for loopback hosts and with `--plain-http`, else `https`.
-    pub fn scheme(&self, host: &str) -> &'static str {
-        if self.plain_http || is_loopback(host) {
-            "http"
-        } else {
-            "https"
-        }
+    /// Takes the settings of `endpoint` for every request to its host (the
+    /// first settings given for a host stay).
+    pub fn configure(&self, endpoint: &Endpoint) {
+        lock(&self.hosts)
+            .entry(endpoint.host.clone())
+            .or_insert_with(|| Arc::new(endpoint.clone()));
     }
 
-    /// Whether `--plain-http` was given.
-    pub fn plain_http(&self) -> bool {
-        self.plain_http
+    /// Whether `host` is talked to in plain HTTP: loopback, `--plain-http`,
+    /// or an `http://` host of `hosts.toml`.
+    pub fn is_plain(&self, host: &str) -> bool {
+        match lock(&self.hosts).get(host) {
+            Some(e) => e.scheme == "http",
+            None => self.plain_http || is_loopback(host),
+        }
     }
 
     /// Tells the `--debug` log, if there is one.
@@ -158,12 +165,39 @@ impl Http {
         }
     }
 
-    fn agent_for(&self, host: &str) -> &Agent {
-        if is_loopback(host) {
-            &self.direct
-        } else {
-            &self.agent
+    /// The agent for requests to `host`, with its TLS settings.
+    fn agent_for(&self, host: &str, endpoint: Option<&Endpoint>) -> Result<Agent> {
+        let key = AgentKey {
+            tls: endpoint.map(|e| e.tls.clone()).unwrap_or_default(),
+            connect_timeout: endpoint
+                .and_then(|e| e.dial_timeout)
+                .unwrap_or(self.connect_timeout),
+            direct: is_loopback(host),
+        };
+        if let Some(agent) = lock(&self.agents).get(&key) {
+            return Ok(agent.clone());
         }
+        let tls = TlsConfig::builder()
+            .root_certs(root_certs(&key.tls.ca)?)
+            .client_cert(client_cert(&key.tls.client)?)
+            .disable_verification(self.insecure || key.tls.skip_verify)
+            .build();
+        let builder = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .tls_config(tls)
+            .timeout_connect(Some(key.connect_timeout))
+            .timeout_per_read(Some(self.read_timeout))
+            .timeout_per_write(Some(self.read_timeout))
+            .user_agent(format!("dist/{}", crate::VERSION));
+        let builder = if key.direct {
+            builder.proxy(None)
+        } else {
+            builder
+        };
+        let agent = builder.build().new_agent();
+        lock(&self.agents).insert(key, agent.clone());
+        Ok(agent)
     }
 
     /// Sends `req` with `auth` (sent only to its own host), retrying
@@ -209,17 +243,22 @@ impl Http {
     /// are tried again with backoff (honouring `Retry-After`), [`ATTEMPTS`]
     /// times in all; then the last answer, whatever its status, is returned.
     fn retrying(&self, req: &Request<'_>, url: &str, auth: Option<&str>) -> Result<Response<Body>> {
+        let host = host_of(url).unwrap_or_default();
+        let endpoint = lock(&self.hosts).get(&host).cloned();
+        let agent = (self.agent_for(&host, endpoint.as_deref())?, endpoint);
         let mut attempt = 0;
         // A streamed body, or a PATCH, may have been taken in part: sending
         // it again could add to what the registry has. Its caller asks the
         // registry where it stands instead.
-        let once =
-            req.method == http::Method::PATCH || matches!(req.body, Some(Payload::File { .. }));
+        // A mirror is not tried again: the next host is.
+        let once = req.method == http::Method::PATCH
+            || matches!(req.body, Some(Payload::File { .. }))
+            || agent.1.as_ref().is_some_and(|e| !e.upstream);
         loop {
             let last = once || attempt + 1 >= ATTEMPTS;
             let backoff = BACKOFF * 2u32.pow(attempt);
             let started = Instant::now();
-            let answer = self.call(req, url, auth);
+            let answer = self.call(&agent, req, url, auth);
             let pause = match &answer {
                 Ok(r) => {
                     let status = r.status().as_u16();
@@ -263,18 +302,21 @@ impl Http {
 
     fn call(
         &self,
+        (agent, endpoint): &(Agent, Option<Arc<Endpoint>>),
         req: &Request<'_>,
         url: &str,
         auth: Option<&str>,
     ) -> std::result::Result<Response<Body>, ureq::Error> {
         let mut builder = http::Request::builder().method(req.method.clone()).uri(url);
+        for (name, value) in endpoint.iter().flat_map(|e| &e.headers) {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
         for (name, value) in &req.headers {
             builder = builder.header(*name, value);
         }
         if let Some(auth) = auth {
             builder = builder.header("authorization", auth);
         }
-        let agent = self.agent_for(&host_of(url).unwrap_or_default());
         match req.body {
             Some(Payload::Bytes(body)) => agent.run(builder.body(body).map_err(ureq::Error::Http)?),
             Some(Payload::File {
@@ -328,6 +370,7 @@ fn retryable(e: &ureq::Error) -> bool {
             | ureq::Error::ConnectionFailed
             | ureq::Error::Protocol(_)
     ) && !unknown_host(e)
+        && tls_failure(e).is_none()
 }
 
 /// Whether `e` says the host name does not resolve: not worth retrying
@@ -360,19 +403,37 @@ pub(crate) fn transport_error(url: &str, e: &ureq::Error) -> Error {
             ),
         );
     }
+    if let Some(why) = tls_failure(e) {
+        return Error::new(
+            Kind::PermissionDenied,
+            format!(
+                "{}: TLS: {} (a registry with a certificate of its own: trust its CA with hosts.toml's ca or a *.crt file, see dist(7), or --insecure)",
+                Untrusted(&host_of(url).unwrap_or_default()),
+                Untrusted(&why)
+            ),
+        );
+    }
     let text = e.to_string();
     let kind = match e {
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Kind::PermissionDenied,
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => Kind::InvalidContent,
         ureq::Error::BodyExceedsLimit(_) => Kind::InvalidContent,
         _ => Kind::Unavailable,
     };
-    let hint = if kind == Kind::PermissionDenied {
-        " (a registry with a certificate of its own: trust its CA, or --insecure)"
-    } else {
-        ""
-    };
-    Error::new(kind, format!("{}: {}{hint}", redact(url), Untrusted(&text)))
+    Error::new(kind, format!("{}: {}", redact(url), Untrusted(&text)))
+}
+
+/// What went wrong with TLS, if that is what `e` is: a certificate not
+/// trusted or refused, a handshake that failed. Not worth retrying.
+fn tls_failure(e: &ureq::Error) -> Option<String> {
+    match e {
+        ureq::Error::Tls(why) => Some(why.to_string()),
+        ureq::Error::Rustls(why) => Some(why.to_string()),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .map(|why| why.to_string()),
+        _ => None,
+    }
 }
 
 /// The kind of error a registry's status means.
@@ -481,8 +542,9 @@ pub(crate) fn join_url(base: &str, location: &str) -> String {
 }
 
 /// Root certificates: `$SSL_CERT_FILE`, else the system bundle, else the
-/// bundled Mozilla set (for minimal systems without one).
-fn root_certs() -> RootCerts {
+/// bundled Mozilla set (for minimal systems without one); and the CAs of
+/// `extra` files (`hosts.toml`'s `ca`, docker's `*.crt`) beside them.
+fn root_certs(extra: &[PathBuf]) -> Result<RootCerts> {
     let candidates = std::env::var_os("SSL_CERT_FILE")
         .map(std::path::PathBuf::from)
         .into_iter()
@@ -496,21 +558,75 @@ fn root_certs() -> RootCerts {
             ]
             .map(std::path::PathBuf::from),
         );
+    let mut certs: Vec<Certificate<'static>> = Vec::new();
     for path in candidates {
         let Ok(pem) = std::fs::read(&path) else {
             continue;
         };
-        let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-            .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .collect();
+        certs = certificates(&pem);
         if !certs.is_empty() {
-            return RootCerts::Specific(Arc::new(certs));
+            break;
         }
     }
-    RootCerts::WebPki
+    if certs.is_empty() && extra.is_empty() {
+        return Ok(RootCerts::WebPki);
+    }
+    for path in extra {
+        let found = certificates(&read_pem(path)?);
+        if found.is_empty() {
+            return Err(no_pem(path, "certificate"));
+        }
+        certs.extend(found);
+    }
+    Ok(RootCerts::Specific(Arc::new(certs)))
+}
+
+/// The client certificate to show, from (certificate, key) files: the
+/// first pair (rustls offers one); the key may be in the certificate's file.
+fn client_cert(pairs: &[(PathBuf, Option<PathBuf>)]) -> Result<Option<ClientCert>> {
+    let Some((cert, key)) = pairs.first() else {
+        return Ok(None);
+    };
+    let pem = read_pem(cert)?;
+    let chain = certificates(&pem);
+    if chain.is_empty() {
+        return Err(no_pem(cert, "certificate"));
+    }
+    let (key_file, key_pem) = match key {
+        Some(k) => (k, read_pem(k)?),
+        None => (cert, pem),
+    };
+    let key = ureq::tls::parse_pem(&key_pem)
+        .find_map(|item| match item {
+            Ok(ureq::tls::PemItem::PrivateKey(k)) => Some(k),
+            _ => None,
+        })
+        .ok_or_else(|| no_pem(key_file, "private key"))?;
+    Ok(Some(ClientCert::new_with_certs(&chain, key)))
+}
+
+fn read_pem(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(&e).context(path.display()))
+}
+
+fn certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
+    ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn no_pem(path: &std::path::Path, what: &str) -> Error {
+    Error::new(
+        Kind::InvalidContent,
+        format!("{}: no PEM {what} in it", path.display()),
+    )
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use ::ureq::http::Method;
 
-use super::Remote;
 use super::auth::Scope;
+use super::hosts::Endpoint;
 use super::http::{Payload, Request, header, join_url, said, status_error};
+use super::{Remote, Role};
 use crate::descriptor::Descriptor;
 use crate::digest::Digest;
 use crate::error::{Error, Kind, Result, Untrusted};
@@ -68,17 +69,26 @@ impl Remote {
             headers,
             body,
         };
-        self.send(r.api_host(), scope, &req)
+        self.send(&self.push_host(r)?.host, scope, &req)
     }
 
-    /// `scheme://host/v2/REPO/path`.
-    fn repo_url(&self, r: &Reference, path: &str) -> String {
-        self.url(r.api_host(), &format!("{}/{path}", r.path()))
+    /// The host pushes to `r`'s registry go to: the first that may take
+    /// them (the registry itself, unless `hosts.toml` says otherwise).
+    fn push_host(&self, r: &Reference) -> Result<Endpoint> {
+        self.route(r, Role::Push, None, None, |_| Ok(()))
+            .map(|(_, e)| e)
+    }
+
+    /// `scheme://host/v2/REPO/path` on the push host.
+    fn repo_url(&self, r: &Reference, path: &str) -> Result<String> {
+        Ok(self
+            .push_host(r)?
+            .url(r.domain(), &format!("{}/{path}", r.path())))
     }
 
     /// Whether `r`'s repository has the blob `d` (a `HEAD`).
     pub fn has_blob(&self, r: &Reference, d: &Descriptor) -> Result<bool> {
-        let url = self.repo_url(r, &format!("blobs/{}", d.digest));
+        let url = self.repo_url(r, &format!("blobs/{}", d.digest))?;
         let resp = self.push_send(r, &Scope::push(r.path()), Method::HEAD, url, vec![], None)?;
         match resp.status().as_u16() {
             200 => Ok(header(&resp, "content-length")
@@ -152,7 +162,7 @@ impl Remote {
 
     /// `POST …/blobs/uploads/`, with `?mount=&from=` for a mount.
     fn start(&self, r: &Reference, mount: Option<(&Digest, &str)>) -> Result<Start> {
-        let mut url = self.repo_url(r, "blobs/uploads/");
+        let mut url = self.repo_url(r, "blobs/uploads/")?;
         let mut scope = Scope::push(r.path());
         if let Some((digest, from)) = mount {
             url.push_str(&format!(
@@ -304,7 +314,7 @@ impl Remote {
         d: &Descriptor,
         body: &[u8],
     ) -> Result<()> {
-        let url = self.repo_url(r, &format!("manifests/{reference}"));
+        let url = self.repo_url(r, &format!("manifests/{reference}"))?;
         let headers = vec![("content-type", d.media_type.clone())];
         let scope = Scope::push(r.path());
         let resp = self.push_send(

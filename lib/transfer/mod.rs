@@ -49,6 +49,8 @@ pub enum Event<'a> {
         existed: bool,
         /// Bytes an interrupted pull had kept.
         resumed_from: u64,
+        /// The host that sent it (a mirror, or the registry).
+        host: Option<&'a str>,
     },
     /// An object is being sent to a registry.
     Uploading {

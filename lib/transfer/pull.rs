@@ -310,6 +310,7 @@ impl Job<'_> {
                 desc: d,
                 existed: true,
                 resumed_from: 0,
+                host: None,
             });
             return Ok(None);
         };
@@ -319,21 +320,27 @@ impl Job<'_> {
             desc: d,
             offset,
         });
-        match self.receive(d, &mut w) {
-            // Bad bytes after some were written (a registry that answers a
-            // Range request wrongly, say): once more from nothing, which
-            // asks for no range.
-            Err(e) if e.kind() == Kind::DataCorruption && w.offset() > 0 => {
-                w.discard();
-                drop(w);
-                match self.open(d)? {
-                    Some(again) => w = again,
-                    // Another pull committed it meanwhile.
-                    None => return Ok(None),
+        // Bad bytes after some were written (a registry that answers a
+        // Range request wrongly, a mirror that lies): once more from
+        // nothing, which asks for no range, and not from that mirror.
+        let mut restarted = false;
+        loop {
+            match self.receive(d, &mut w) {
+                Err(e)
+                    if e.kind() == Kind::DataCorruption
+                        && (self.remote.distrust(&d.digest) || (w.offset() > 0 && !restarted)) =>
+                {
+                    restarted = true;
+                    w.discard();
+                    drop(w);
+                    match self.open(d)? {
+                        Some(again) => w = again,
+                        // Another pull committed it meanwhile.
+                        None => return Ok(None),
+                    }
                 }
-                self.receive(d, &mut w)?;
+                done => break done?,
             }
-            done => done?,
         }
         Ok(Some(Downloaded {
             writer: Box::new(w),
@@ -393,14 +400,19 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// Commits what was downloaded of `d`; returns the bytes downloaded. A
-    /// write resumed from what a killed pull kept may be bad: then `d` is
-    /// downloaded once more, from nothing.
+    /// Commits what was downloaded of `d`; returns the bytes downloaded.
+    /// Bad bytes are downloaded once more, from nothing: a write resumed
+    /// from what a killed pull kept may be bad, and a mirror may lie (then
+    /// it is not asked again).
     fn commit(&self, d: &Descriptor, got: Downloaded) -> Result<u64> {
-        match finish(*got.writer, d, self.events) {
-            Err(e) if e.kind() == Kind::DataCorruption && got.resumed > 0 => {
+        let host = self.remote.served_by(&d.digest);
+        match finish(*got.writer, d, host.as_deref(), self.events) {
+            Err(e)
+                if e.kind() == Kind::DataCorruption
+                    && (self.remote.distrust(&d.digest) || got.resumed > 0) =>
+            {
                 match self.download(d)? {
-                    Some(again) => finish(*again.writer, d, self.events),
+                    Some(again) => self.commit(d, again),
                     None => Ok(0),
                 }
             }
@@ -417,13 +429,19 @@ struct Downloaded {
 }
 
 /// Commits what `w` downloaded of `d`; returns the bytes downloaded.
-fn finish(w: Writer, d: &Descriptor, events: &(dyn Fn(&Event) + Sync)) -> Result<u64> {
+fn finish(
+    w: Writer,
+    d: &Descriptor,
+    host: Option<&str>,
+    events: &(dyn Fn(&Event) + Sync),
+) -> Result<u64> {
     let done = w.commit()?;
     events(&Event::Fetched {
         kind: ObjectKind::of(d),
         desc: d,
         existed: done.existed,
         resumed_from: done.resumed_from,
+        host,
     });
     Ok(d.size - done.resumed_from.min(d.size))
 }
