@@ -137,6 +137,10 @@ pub fn endpoints(
             )
         }
     };
+    // As containerd: Docker Hub's API is not on docker.io itself.
+    if upstream.1 == "docker.io" {
+        upstream.1 = "registry-1.docker.io".to_string();
+    }
     if upstream.0 == "http" && explicit_tls && !plain_http {
         // TLS settings for a plain HTTP host: it is meant to be HTTPS.
         upstream.0 = "https".to_string();
@@ -508,7 +512,7 @@ mod tests {
         std::fs::write(dir.join("ca.pem"), "x").unwrap();
         std::fs::write(
             dir.join("hosts.toml"),
-            r#"server = "https://registry-1.docker.io"
+            r#"server = "https://docker.io"
 
 [host."https://zz-mirror.example"]
   capabilities = ["pull", "resolve"]
