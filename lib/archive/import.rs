@@ -262,9 +262,9 @@ impl<'a> Collector<'a> {
             let mut bytes = Vec::with_capacity(size as usize);
             data.take(size)
                 .read_to_end(&mut bytes)
-                .map_err(|e| read_error(&shown, e))?;
+                .map_err(|e| read_error(e).context(&shown))?;
             if (bytes.len() as u64) < size {
-                return Err(truncated(&shown));
+                return Err(truncated().context(&shown));
             }
             self.meta.insert(path.to_string(), bytes);
             return Ok(());
@@ -286,8 +286,8 @@ impl<'a> Collector<'a> {
                 ),
             ));
         }
-        let stored = ingest(self.store, path, size, expected.clone(), data)
-            .map_err(|e| e.context(&shown))?;
+        let stored =
+            ingest(self.store, size, expected.clone(), data).map_err(|e| e.context(&shown))?;
         if expected.is_none() {
             self.files.insert(path.to_string(), stored);
         }
@@ -658,17 +658,19 @@ fn name_all(store: &Store, ns: &Namespace, candidates: &[Candidate]) -> Result<V
     Ok(out)
 }
 
-fn truncated(path: &str) -> Error {
+/// The error for an entry the archive ends in (the caller names the entry).
+fn truncated() -> Error {
     Error::new(
         Kind::InvalidContent,
-        format!("{path}: the archive ends in the middle of this entry (truncated)"),
+        "the archive ends in the middle of this entry (truncated)",
     )
 }
 
-fn read_error(path: &str, e: io::Error) -> Error {
+/// An error reading an entry's data (the caller names the entry).
+fn read_error(e: io::Error) -> Error {
     match e.kind() {
-        io::ErrorKind::UnexpectedEof => truncated(path),
-        _ => archive_error(Error::io(&e)).context(path),
+        io::ErrorKind::UnexpectedEof => truncated(),
+        _ => archive_error(Error::io(&e)),
     }
 }
 
@@ -688,7 +690,6 @@ fn unique_ref() -> String {
 /// of the latter kind is also inflated on a thread for its diff ID.
 fn ingest(
     store: &Store,
-    path: &str,
     size: u64,
     expected: Option<Digest>,
     data: &mut dyn Read,
@@ -715,7 +716,7 @@ fn ingest(
         }
         Err(e) => return Err(e),
     };
-    let streamed = stream(&mut w, path, size, expected.is_none(), data);
+    let streamed = stream(&mut w, size, expected.is_none(), data);
     let (compression, diff_id) = match streamed {
         Ok(got) => got,
         Err(e) => {
@@ -740,7 +741,6 @@ fn ingest(
 /// compressed stream.
 fn stream(
     w: &mut Writer,
-    path: &str,
     size: u64,
     sniff: bool,
     data: &mut dyn Read,
@@ -749,7 +749,7 @@ fn stream(
         w.resume_from_stream(&mut &mut *data)?;
     }
     let mut chunk = Chunk::new();
-    let n = fill(data, chunk.space()).map_err(|e| read_error(path, e))?;
+    let n = fill(data, chunk.space()).map_err(read_error)?;
     chunk.filled(n);
     let compression = match sniff {
         true => layer::detect(&chunk).unwrap_or(Compression::None),
@@ -762,11 +762,11 @@ fn stream(
         }
         w.write_chunk(chunk)?;
         chunk = Chunk::new();
-        let n = fill(data, chunk.space()).map_err(|e| read_error(path, e))?;
+        let n = fill(data, chunk.space()).map_err(read_error)?;
         chunk.filled(n);
     }
     if w.offset() < size {
-        return Err(truncated(path));
+        return Err(truncated());
     }
     let diff_id = match inflate {
         Some(i) => Some(i.finish()?),
@@ -858,5 +858,61 @@ impl DiffId {
             Some(Ok(r)) => r,
             _ => Err(Error::new(Kind::Internal, "the inflating thread panicked")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_names_give_digests_and_other_names_none() {
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(
+            blob_digest(&format!("blobs/sha256/{hex}")).unwrap(),
+            Some(Digest::of(b""))
+        );
+        assert_eq!(blob_digest(&format!("{hex}.tar")).unwrap(), None);
+        assert_eq!(blob_digest("blobs/blake3/abc").unwrap(), None);
+        let e = blob_digest("blobs/sha256/XYZ").unwrap_err();
+        assert_eq!(e.kind(), Kind::InvalidContent);
+        assert!(e.to_string().contains("not a blob's name"), "{e}");
+    }
+
+    #[test]
+    fn names_from_archives_are_references_or_bare_layout_names() {
+        assert_eq!(
+            reference_name("alpine:3.20", "manifest.json").unwrap(),
+            "docker.io/library/alpine:3.20"
+        );
+        assert!(reference_name("Not A Name", "manifest.json").is_err());
+        assert_eq!(layout_name("v1").unwrap(), "v1");
+        assert_eq!(
+            layout_name("example.com/app:1").unwrap(),
+            "example.com/app:1"
+        );
+        assert!(layout_name("a\u{1b}[2J").is_err());
+        assert!(layout_name("").is_err());
+    }
+
+    #[test]
+    fn a_manifest_of_the_old_layout_is_written_as_containerd_writes_it() {
+        let c = Descriptor::new(descriptor::DOCKER_CONFIG, Digest::of(b"c"), 1);
+        let l = Descriptor::new(
+            "application/vnd.docker.image.rootfs.diff.tar",
+            Digest::of(b"l"),
+            1,
+        );
+        let body = String::from_utf8(docker_manifest(&c, &[l])).unwrap();
+        assert!(
+            body.starts_with(&format!(
+                r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{}","size":1}}"#,
+                descriptor::DOCKER_MANIFEST,
+                descriptor::DOCKER_CONFIG,
+                Digest::of(b"c")
+            )),
+            "{body}"
+        );
+        manifest::check(descriptor::DOCKER_MANIFEST, body.as_bytes()).unwrap();
     }
 }
