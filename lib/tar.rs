@@ -273,6 +273,9 @@ impl<R: Read> Read for Data<'_, R> {
     }
 }
 
+/// The buffer of a copy the kernel does not make.
+const COPY_BUF: usize = 1 << 20;
+
 /// The largest size an octal ustar size field holds (11 digits).
 const OCTAL_SIZE_MAX: u64 = 0o77_777_777_777;
 
@@ -314,7 +317,11 @@ impl<W: Write> TarWriter<W> {
     /// A reader that ends early is an error of kind `UnexpectedEof`.
     pub fn file_from(&mut self, name: &str, size: u64, data: &mut impl Read) -> io::Result<()> {
         self.header(name, b'0', 0o644, size)?;
-        let copied = io::copy(&mut data.take(size), &mut self.inner)?;
+        // A large buffer for what the kernel cannot copy (into a pipe, std
+        // reads and writes 8 KiB at a time); file to file still goes
+        // through copy_file_range.
+        let mut reader = io::BufReader::with_capacity(COPY_BUF, data.take(size));
+        let copied = io::copy(&mut reader, &mut self.inner)?;
         if copied < size {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
