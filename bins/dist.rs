@@ -10,12 +10,16 @@ mod active;
 mod apply;
 #[path = "dist-delete.rs"]
 mod delete;
+#[path = "dist-export.rs"]
+mod export;
 #[path = "dist-fetch.rs"]
 mod fetch;
 #[path = "dist-gc.rs"]
 mod gc;
 #[path = "dist-images.rs"]
 mod images;
+#[path = "dist-import.rs"]
+mod import;
 #[path = "dist-ingest.rs"]
 mod ingest;
 #[path = "dist-inspect.rs"]
@@ -49,6 +53,8 @@ const PROGRAMS: &[&Program] = &[
     &ingest::PROGRAM,
     &apply::PROGRAM,
     &images::PROGRAM,
+    &export::PROGRAM,
+    &import::PROGRAM,
     &namespaces::PROGRAM,
     &rootfs::PROGRAM,
     &list::PROGRAM,

@@ -6,6 +6,7 @@
 //! [`time`], [`error`]. See `DESIGN.md` and `dist.7`.
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod cli;
 pub mod content;
 pub mod descriptor;

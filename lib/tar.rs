@@ -6,8 +6,13 @@
 //!
 //! It yields one [`Header`] per entry, with the PAX records already applied,
 //! and then the entry's data; it knows nothing of files or directories.
+//!
+//! Beside it, [`TarWriter`] writes a tar stream entry by entry: ustar
+//! headers, a PAX record for a name or size that does not fit them, each
+//! header before its data, the data streamed from a reader of known size
+//! (never buffered), and the two end blocks.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 use crate::error::{Error, Kind, Result};
 
@@ -266,6 +271,170 @@ impl<R: Read> Read for Data<'_, R> {
         r.remaining -= n as u64;
         Ok(n)
     }
+}
+
+/// The buffer of a copy the kernel does not make.
+const COPY_BUF: usize = 1 << 20;
+
+/// The largest size an octal ustar size field holds (11 digits).
+const OCTAL_SIZE_MAX: u64 = 0o77_777_777_777;
+
+/// Writes a tar stream: each entry's header, then its data, then padding.
+/// Headers are ustar; a name longer than ustar holds (after splitting it
+/// into prefix and name) or a size over 8 GiB also gets a PAX header before
+/// it, as GNU tar and Go's archive/tar write them.
+pub struct TarWriter<W: Write> {
+    inner: W,
+}
+
+impl<W: Write> TarWriter<W> {
+    /// A writer of a tar stream into `inner`.
+    pub fn new(inner: W) -> TarWriter<W> {
+        TarWriter { inner }
+    }
+
+    /// The stream written to, for what must go around the writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// A directory entry (mode 0755). `name` gets a trailing slash.
+    pub fn directory(&mut self, name: &str) -> io::Result<()> {
+        let name = format!("{}/", name.trim_end_matches('/'));
+        self.header(&name, b'5', 0o755, 0)
+    }
+
+    /// A regular file (mode 0644) holding `data`.
+    pub fn file(&mut self, name: &str, data: &[u8]) -> io::Result<()> {
+        self.header(name, b'0', 0o644, data.len() as u64)?;
+        self.inner.write_all(data)?;
+        self.pad(data.len() as u64)
+    }
+
+    /// A regular file (mode 0644) of `size` bytes read from `data`: the
+    /// header first, then exactly `size` bytes copied as they are read (a
+    /// `File` into a `File` goes through the kernel, without a copy here).
+    /// A reader that ends early is an error of kind `UnexpectedEof`.
+    pub fn file_from(&mut self, name: &str, size: u64, data: &mut impl Read) -> io::Result<()> {
+        self.header(name, b'0', 0o644, size)?;
+        // A large buffer for what the kernel cannot copy (into a pipe, std
+        // reads and writes 8 KiB at a time); file to file still goes
+        // through copy_file_range.
+        let mut reader = io::BufReader::with_capacity(COPY_BUF, data.take(size));
+        let copied = io::copy(&mut reader, &mut self.inner)?;
+        if copied < size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{name}: ended after {copied} of {size} bytes"),
+            ));
+        }
+        self.pad(size)
+    }
+
+    /// Ends the archive with its two zero blocks; returns the stream.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.inner.write_all(&[0u8; 2 * BLOCK])?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+
+    fn pad(&mut self, size: u64) -> io::Result<()> {
+        let n = padding(size) as usize;
+        self.inner.write_all(&[0u8; BLOCK][..n])
+    }
+
+    /// Writes the header of one entry (and a PAX header before it if needed).
+    fn header(&mut self, name: &str, typeflag: u8, mode: u32, size: u64) -> io::Result<()> {
+        let split = ustar_split(name.as_bytes());
+        let mut records = Vec::new();
+        if split.is_none() {
+            records.extend(pax_record("path", name.as_bytes()));
+        }
+        if size > OCTAL_SIZE_MAX {
+            records.extend(pax_record("size", size.to_string().as_bytes()));
+        }
+        if !records.is_empty() {
+            let pax_name = format!("PaxHeaders/{}", last_component(name));
+            let pax_name = &pax_name.as_bytes()[..pax_name.len().min(100)];
+            let block = ustar_block(b"", pax_name, b'x', 0o644, records.len() as u64);
+            self.inner.write_all(&block)?;
+            self.inner.write_all(&records)?;
+            self.pad(records.len() as u64)?;
+        }
+        let (prefix, short) = split.unwrap_or((b"", &name.as_bytes()[..name.len().min(100)]));
+        self.inner
+            .write_all(&ustar_block(prefix, short, typeflag, mode, size))
+    }
+}
+
+/// The last component of a path, for the name of its PAX header.
+fn last_component(name: &str) -> &str {
+    let trimmed = name.trim_end_matches('/');
+    let last = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    let end = (0..=last.len().min(80))
+        .rev()
+        .find(|&i| last.is_char_boundary(i))
+        .unwrap_or(0);
+    &last[..end]
+}
+
+/// `name` as ustar holds it: (prefix, name) of at most 155 and 100 bytes,
+/// split at a slash; `None` when it does not fit (or holds a NUL).
+fn ustar_split(name: &[u8]) -> Option<(&[u8], &[u8])> {
+    if name.contains(&0) {
+        return None;
+    }
+    if name.len() <= 100 {
+        return Some((b"", name));
+    }
+    // The last slash that leaves at most 100 bytes after it.
+    let at = name
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'/' && i > 0 && name.len() - i - 1 <= 100 && i <= 155)
+        .map(|(i, _)| i)
+        .next()?;
+    let (prefix, rest) = (&name[..at], &name[at + 1..]);
+    (!rest.is_empty()).then_some((prefix, rest))
+}
+
+/// One `LEN KEY=VALUE\n` PAX record, its length counting itself.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let body = [key.as_bytes(), b"=", value, b"\n"].concat();
+    let mut len = body.len() + 2;
+    while format!("{len} ").len() + body.len() != len {
+        len += 1;
+    }
+    [format!("{len} ").as_bytes(), &body].concat()
+}
+
+/// A ustar header block: owner root, time 0 (the same images make the same
+/// archive), the size in octal or, past 8 GiB, in base-256.
+fn ustar_block(prefix: &[u8], name: &[u8], typeflag: u8, mode: u32, size: u64) -> [u8; BLOCK] {
+    let mut b = [0u8; BLOCK];
+    b[..name.len()].copy_from_slice(name);
+    let octal = |b: &mut [u8], v: u64| {
+        let digits = b.len() - 1;
+        b[..digits].copy_from_slice(format!("{v:0digits$o}").as_bytes());
+    };
+    octal(&mut b[100..108], mode as u64);
+    octal(&mut b[108..116], 0);
+    octal(&mut b[116..124], 0);
+    if size <= OCTAL_SIZE_MAX {
+        octal(&mut b[124..136], size);
+    } else {
+        b[124] = 0x80;
+        b[128..136].copy_from_slice(&size.to_be_bytes());
+    }
+    octal(&mut b[136..148], 0);
+    b[156] = typeflag;
+    b[257..263].copy_from_slice(b"ustar\0");
+    b[263..265].copy_from_slice(b"00");
+    b[345..345 + prefix.len()].copy_from_slice(prefix);
+    b[148..156].copy_from_slice(b"        ");
+    let sum: u64 = b.iter().map(|&x| x as u64).sum();
+    b[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    b
 }
 
 fn padding(size: u64) -> u64 {
@@ -612,5 +781,96 @@ mod tests {
         assert_eq!(pax_time("12").unwrap(), (12, 0));
         assert_eq!(pax_time("1.1234567891").unwrap(), (1, 123_456_789));
         assert!(pax_time("1.x").is_none());
+    }
+
+    fn entries(data: &[u8]) -> Vec<(Vec<u8>, EntryKind, Vec<u8>)> {
+        let mut r = TarReader::new(data);
+        let mut out = Vec::new();
+        while let Some(h) = r.next_header().unwrap() {
+            let mut body = Vec::new();
+            r.data().read_to_end(&mut body).unwrap();
+            out.push((h.name, h.kind, body));
+        }
+        out
+    }
+
+    #[test]
+    fn the_writer_writes_what_the_reader_and_the_tar_crate_read() {
+        let long = format!("{}/{}", "d".repeat(120), "f".repeat(60));
+        let longer = "x".repeat(300);
+        let mut w = TarWriter::new(Vec::new());
+        w.directory("blobs/sha256").unwrap();
+        w.file("index.json", b"{}").unwrap();
+        w.file_from(&long, 5, &mut &b"hello and more"[..]).unwrap();
+        w.file_from(&longer, 0, &mut io::empty()).unwrap();
+        w.file("a/b", &[7u8; 1000]).unwrap();
+        let data = w.finish().unwrap();
+        assert_eq!(data.len() % BLOCK, 0);
+        let want = vec![
+            (b"blobs/sha256/".to_vec(), EntryKind::Directory, vec![]),
+            (b"index.json".to_vec(), EntryKind::File, b"{}".to_vec()),
+            (
+                long.clone().into_bytes(),
+                EntryKind::File,
+                b"hello".to_vec(),
+            ),
+            (longer.clone().into_bytes(), EntryKind::File, vec![]),
+            (b"a/b".to_vec(), EntryKind::File, vec![7u8; 1000]),
+        ];
+        assert_eq!(entries(&data), want);
+        // The tar crate (as Go and GNU tar) reads the same.
+        let mut ar = ::tar::Archive::new(&data[..]);
+        let got: Vec<(Vec<u8>, Vec<u8>)> = ar
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let name = e.path_bytes().to_vec();
+                let mut body = Vec::new();
+                e.read_to_end(&mut body).unwrap();
+                (name, body)
+            })
+            .collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = want.into_iter().map(|(n, _, b)| (n, b)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn gnu_tar_lists_and_extracts_what_the_writer_writes() {
+        let dir = std::env::temp_dir().join(format!("dist-tar-writer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let long = format!("{}/{}", "p".repeat(150), "n".repeat(120));
+        let mut w = TarWriter::new(Vec::new());
+        w.directory("blobs").unwrap();
+        w.file("blobs/one", b"1").unwrap();
+        w.file(&long, b"long").unwrap();
+        let data = w.finish().unwrap();
+        std::fs::write(dir.join("a.tar"), &data).unwrap();
+        let out = std::process::Command::new("tar")
+            .args(["-xf", "a.tar"])
+            .current_dir(&dir)
+            .output()
+            .expect("GNU tar");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(std::fs::read(dir.join("blobs/one")).unwrap(), b"1");
+        assert_eq!(std::fs::read(dir.join(&long)).unwrap(), b"long");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sizes_past_8_gib_and_short_readers() {
+        let block = ustar_block(b"", b"big", b'0', 0o644, 10 << 30);
+        assert_eq!(number(&block[124..136], "size").unwrap(), 10 << 30);
+        check_sum(&block).unwrap();
+        // A PAX size record goes before such a header (not written whole here).
+        assert!(pax_record("size", b"10737418240").starts_with(b"20 size="));
+        let mut w = TarWriter::new(Vec::new());
+        let e = w.file_from("short", 10, &mut &b"abc"[..]).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

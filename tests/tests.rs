@@ -12,6 +12,7 @@ mod front_rig;
 
 mod active;
 mod apply;
+mod archive;
 mod common;
 mod delete;
 mod docs;

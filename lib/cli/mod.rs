@@ -543,6 +543,17 @@ pub fn stdin_file() -> Result<std::fs::File> {
     Ok(fd.into())
 }
 
+/// Standard output as a file, for data the kernel copies from files
+/// (nothing must have been written through [`Cli::out`] before).
+pub fn stdout_file() -> Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    let fd = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::io(&e).context("stdout"))?;
+    Ok(fd.into())
+}
+
 /// Parses `text` as `T`, as a usage error naming the value.
 pub fn parse_as<T: FromStr>(text: &str) -> Result<T>
 where

@@ -139,6 +139,14 @@ impl AtomicFile {
         })
     }
 
+    /// The file being written, for copies the kernel makes (`io::copy`
+    /// from a `File` to a `File` needs no buffer of ours).
+    pub fn file_mut(&mut self) -> Result<&mut std::fs::File> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| Error::new(Kind::Internal, "file already committed"))
+    }
+
     /// Makes the file durable and puts it in place.
     pub fn commit(mut self) -> Result<()> {
         let file = self
