@@ -4,12 +4,14 @@
 //! their host); [`auth`] answers challenges with tokens for a [`Scope`];
 //! [`credentials`] finds what docker and podman files hold; [`Remote`] runs
 //! the 401 → authorize → retry loop over them; [`fetch`] pulls manifests
-//! and blobs through it, and [`upload`] pushes them.
+//! and blobs through it, and [`upload`] pushes them; [`referrers`] lists
+//! what refers to a manifest, and keeps the fallback tag's list.
 
 mod auth;
 pub mod credentials;
 mod fetch;
 mod http;
+mod referrers;
 mod upload;
 
 use std::time::Duration;
@@ -21,6 +23,7 @@ pub use auth::Scope;
 pub use credentials::{Credentials, Sources};
 pub use fetch::{Blob, Object};
 pub use http::Log;
+pub use referrers::{Listed, MAX_REFERRERS, Referrers, tag_of};
 pub use upload::{Put, UploadOptions};
 
 use crate::error::Result;
