@@ -216,7 +216,7 @@ impl Display {
                     "unpacked"
                 }
             }),
-            Event::Named { .. } => {}
+            Event::Named { .. } | Event::Verified { .. } => {}
         }
     }
 
@@ -284,7 +284,7 @@ impl Display {
             &pulled.target.digest.to_string(),
             pulled.downloaded,
             pulled.chain_id.as_ref().map(|c| c.to_string()),
-            json!({"downloaded": pulled.downloaded}),
+            json!({"downloaded": pulled.downloaded, "referrers": pulled.referrers.len()}),
         );
     }
 
@@ -295,7 +295,7 @@ impl Display {
             &pushed.target.digest.to_string(),
             pushed.uploaded,
             None,
-            json!({"uploaded": pushed.uploaded, "mounted": pushed.mounted, "existed": pushed.existed}),
+            json!({"uploaded": pushed.uploaded, "mounted": pushed.mounted, "existed": pushed.existed, "referrers": pushed.referrers}),
         );
     }
 
@@ -528,6 +528,7 @@ fn plain(e: &Event) -> Option<String> {
             u.chain_id
         ),
         Event::Named { name, target } => format!("{name}: named {}", target.digest),
+        Event::Verified { signature, key } => format!("{signature}: verified with {key}"),
     })
 }
 
@@ -571,6 +572,9 @@ fn to_json(e: &Event) -> Option<serde_json::Value> {
         }),
         Event::Named { name, target } => json!({
             "event": "named", "name": name, "digest": target.digest.to_string(),
+        }),
+        Event::Verified { signature, key } => json!({
+            "event": "verified", "signature": signature, "key": key,
         }),
     })
 }
