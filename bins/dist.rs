@@ -34,10 +34,14 @@ mod path;
 mod pull;
 #[path = "dist-push.rs"]
 mod push;
+#[path = "dist-referrers.rs"]
+mod referrers;
 #[path = "dist-resolve.rs"]
 mod resolve;
 #[path = "dist-rootfs.rs"]
 mod rootfs;
+#[path = "dist-verify.rs"]
+mod verify;
 
 /// Every program, in the order `dist --help` lists them.
 const PROGRAMS: &[&Program] = &[
@@ -46,6 +50,8 @@ const PROGRAMS: &[&Program] = &[
     &inspect::PROGRAM,
     &pull::PROGRAM,
     &push::PROGRAM,
+    &referrers::PROGRAM,
+    &verify::PROGRAM,
     &ingest::PROGRAM,
     &apply::PROGRAM,
     &images::PROGRAM,
