@@ -227,7 +227,43 @@ fn dsse<'k>(keys: &'k [Key], image: &Digest, e: &Value) -> Result<&'k Key, Refus
 
 #[cfg(test)]
 mod tests {
+    use super::super::key::tests::{P256_KEY, P256_SIG, PAYLOAD};
     use super::*;
+
+    /// The payload, key and signature openssl made (see `key`'s tests).
+    #[test]
+    fn an_openssl_signed_payload_counts_for_its_digest_only() {
+        let keys = [Key::parse("cosign.pub", P256_KEY.as_bytes()).unwrap()];
+        let signed: Digest =
+            "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                .parse()
+                .unwrap();
+        let check = |image: &Digest, payload: &str, sig: Option<&str>| {
+            simple(&keys, image, payload.as_bytes(), sig).map(|k| k.name().to_string())
+        };
+        assert_eq!(
+            check(&signed, PAYLOAD, Some(P256_SIG)).unwrap(),
+            "cosign.pub"
+        );
+        let other = Digest::of(b"another image");
+        assert_eq!(
+            check(&other, PAYLOAD, Some(P256_SIG)),
+            Err(Refused::OtherImage(signed.to_string()))
+        );
+        let tampered = PAYLOAD.replace("registry.example/app", "registry.example/evil");
+        assert_eq!(
+            check(&signed, &tampered, Some(P256_SIG)),
+            Err(Refused::WrongKey)
+        );
+        assert!(matches!(
+            check(&signed, PAYLOAD, Some("%%%")),
+            Err(Refused::Malformed(m)) if m.contains("not base64")
+        ));
+        assert!(matches!(
+            check(&signed, PAYLOAD, None),
+            Err(Refused::Malformed(m)) if m.contains("no dev.cosignproject.cosign/signature")
+        ));
+    }
 
     #[test]
     fn bundle_types_are_told_by_their_prefix() {

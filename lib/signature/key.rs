@@ -251,7 +251,7 @@ fn dotted(oid: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The vectors were made once with OpenSSL 3.0 (`openssl ecparam
     //! -genkey`, `openssl genpkey`, then `openssl dgst -sha256 -sign key.pem
     //! payload.json | base64 -w0` as cosign's documentation shows, and
@@ -260,14 +260,14 @@ mod tests {
     use super::*;
     use base64::Engine as _;
 
-    const PAYLOAD: &str = r#"{"critical":{"identity":{"docker-reference":"registry.example/app"},"image":{"docker-manifest-digest":"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},"type":"cosign container image signature"},"optional":null}"#;
+    pub(crate) const PAYLOAD: &str = r#"{"critical":{"identity":{"docker-reference":"registry.example/app"},"image":{"docker-manifest-digest":"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},"type":"cosign container image signature"},"optional":null}"#;
 
-    const P256_KEY: &str = "-----BEGIN PUBLIC KEY-----
+    pub(crate) const P256_KEY: &str = "-----BEGIN PUBLIC KEY-----
 MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGuc2WA4EQiKYtwqVdtkmvxzKF/Hy
 uuma4A83k2pYTyJd3Zc9DtQJ4If44vwIKbpzRazAqPCRZLsYV6qGGBflKQ==
 -----END PUBLIC KEY-----
 ";
-    const P256_SIG: &str = "MEUCIHDoZGu/ZdEUzkIjbJrMhrp0Hym+gM6BexdXpiaI8dUeAiEAn/NFTuf19veQqJdQihmgDhyeWelEfQ+GvgBauOy48mQ=";
+    pub(crate) const P256_SIG: &str = "MEUCIHDoZGu/ZdEUzkIjbJrMhrp0Hym+gM6BexdXpiaI8dUeAiEAn/NFTuf19veQqJdQihmgDhyeWelEfQ+GvgBauOy48mQ=";
 
     const P384_KEY: &str = "-----BEGIN PUBLIC KEY-----
 MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAE5pUKvlKm7UDELO7EWz3NOGiPG4OEViBu
