@@ -10,11 +10,11 @@ const HELP: &str = "\
 usage: dist-referrers [--artifact-type T] [-q] [--json] REF
 
 List what refers to the image REF names in its registry (its signatures,
-SBOMs, attestations: manifests whose subject is REF's digest), as
-DIGEST ARTIFACT-TYPE SIZE. The list is the registry's referrers API, every
-page of it; a registry without that API (it answers 404) is read through
-the tag sha256-HEX, whose index pushes keep up to date, once it is checked
-to be such a list and not the image itself.
+SBOMs, attestations: manifests whose subject is REF's digest) as a table
+of DIGEST, ARTIFACT TYPE and SIZE. The list is the registry's referrers
+API, every page of it; a registry without that API (it answers 404) is
+read through the tag sha256-HEX, whose index pushes keep up to date, once
+it is checked to be such a list and not the image itself.
 
     --artifact-type T   only referrers of artifact type T
 -q, --quiet             print only the digests
