@@ -38,10 +38,14 @@ mod path;
 mod pull;
 #[path = "dist-push.rs"]
 mod push;
+#[path = "dist-referrers.rs"]
+mod referrers;
 #[path = "dist-resolve.rs"]
 mod resolve;
 #[path = "dist-rootfs.rs"]
 mod rootfs;
+#[path = "dist-verify.rs"]
+mod verify;
 
 /// Every program, in the order `dist --help` lists them.
 const PROGRAMS: &[&Program] = &[
@@ -50,6 +54,8 @@ const PROGRAMS: &[&Program] = &[
     &inspect::PROGRAM,
     &pull::PROGRAM,
     &push::PROGRAM,
+    &referrers::PROGRAM,
+    &verify::PROGRAM,
     &ingest::PROGRAM,
     &apply::PROGRAM,
     &images::PROGRAM,

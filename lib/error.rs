@@ -31,11 +31,13 @@ pub enum Kind {
     PermissionDenied,
     /// A digest or size that does not match: the source is not to be trusted.
     DataCorruption,
+    /// No signature verifies with the keys given: do not run it.
+    Untrusted,
 }
 
 impl Kind {
     /// Every kind, in the order of `dist.7`'s table.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Internal,
         Kind::InvalidArgument,
         Kind::NotFound,
@@ -46,6 +48,7 @@ impl Kind {
         Kind::Unauthenticated,
         Kind::PermissionDenied,
         Kind::DataCorruption,
+        Kind::Untrusted,
     ];
 
     /// The process exit code documented for this kind in `dist.7`.
@@ -59,6 +62,7 @@ impl Kind {
             Kind::Unavailable => 6,
             Kind::Unauthenticated | Kind::PermissionDenied => 7,
             Kind::DataCorruption => 8,
+            Kind::Untrusted => 9,
         }
     }
 
@@ -75,6 +79,7 @@ impl Kind {
             Kind::Unauthenticated => "unauthenticated",
             Kind::PermissionDenied => "permission denied",
             Kind::DataCorruption => "data corruption",
+            Kind::Untrusted => "untrusted",
         }
     }
 }
@@ -308,6 +313,6 @@ mod tests {
     #[test]
     fn kinds_map_to_distinct_documented_codes() {
         let codes: Vec<u8> = Kind::ALL.iter().map(|k| k.exit_code()).collect();
-        assert_eq!(codes, [1, 2, 3, 4, 5, 5, 6, 7, 7, 8]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 5, 6, 7, 7, 8, 9]);
     }
 }

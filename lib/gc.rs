@@ -3,16 +3,18 @@
 //!
 //! Roots are every entry of every namespace's index (entries other tools
 //! wrote too). The mark follows indexes (all platforms), manifests, configs
-//! and layers that are in the store; the configs it reaches name the chain
-//! IDs whose snapshots stay, with the parents of writable snapshots. Then
-//! unmarked blobs and snapshots go, and ingests no writer holds that were
-//! last written longer ago than the age given.
+//! and layers that are in the store, and what the store records as
+//! referring to what it marks (signatures, SBOMs: kept as long as their
+//! subject); the configs it reaches name the chain IDs whose snapshots
+//! stay, with the parents of writable snapshots. Then unmarked blobs and
+//! snapshots go, with the records of referrers of what went, and ingests no
+//! writer holds that were last written longer ago than the age given.
 //!
 //! It runs under the store lock held exclusively: writers (ingests, pulls
 //! until their name is recorded, unpacks) hold it shared, so nothing is
 //! removed while it is being written or before the name that keeps it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use crate::content::{Info, Status, Store};
@@ -20,7 +22,7 @@ use crate::descriptor::{self, Descriptor};
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::graph::{self, Platforms};
-use crate::images::{self, Images};
+use crate::images::{self, Images, referrers};
 use crate::manifest::{Config, Manifest};
 use crate::rootfs::{self, Snapshots};
 
@@ -59,23 +61,33 @@ pub struct Collected {
     pub interrupted: Vec<std::path::PathBuf>,
 }
 
+/// Subject → what the store records as referring to it.
+type Referrers = HashMap<Digest, Vec<Descriptor>>;
+
 /// What the images of every namespace reach: blobs, and chain IDs.
-fn mark(store: &Store) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
+fn mark(store: &Store, refs: &Referrers) -> Result<(HashSet<Digest>, HashSet<Digest>)> {
     let mut roots = Vec::new();
     for ns in images::namespaces(store)? {
         roots.extend(Images::new(store, ns).roots()?);
     }
-    Ok(reached(store, roots))
+    Ok(reached(store, roots, refs))
 }
 
-/// What `roots` reach in the store: blobs (present or not), and the chain
-/// IDs of the images' layers.
-fn reached(store: &Store, mut todo: Vec<Descriptor>) -> (HashSet<Digest>, HashSet<Digest>) {
+/// What `roots` reach in the store: blobs (present or not, with what
+/// refers to them), and the chain IDs of the images' layers.
+fn reached(
+    store: &Store,
+    mut todo: Vec<Descriptor>,
+    refs: &Referrers,
+) -> (HashSet<Digest>, HashSet<Digest>) {
     let mut blobs = HashSet::new();
     let mut chains = HashSet::new();
     while let Some(d) = todo.pop() {
         if !blobs.insert(d.digest.clone()) || !store.contains(&d.digest) {
             continue;
+        }
+        if let Some(r) = refs.get(&d.digest) {
+            todo.extend(r.iter().cloned());
         }
         if !graph::has_children(&d) {
             continue;
@@ -107,8 +119,9 @@ fn reached(store: &Store, mut todo: Vec<Descriptor>) -> (HashSet<Digest>, HashSe
 /// nothing else (not a blob another program stored and did not name yet).
 pub fn release(store: &Store, roots: &[Descriptor], opts: &Options) -> Result<Collected> {
     let _hold = store.lock(true, opts.wait)?;
-    let (keep, chains) = mark(store)?;
-    let (theirs, their_chains) = reached(store, roots.to_vec());
+    let refs = referrers::all(store)?;
+    let (keep, chains) = mark(store, &refs)?;
+    let (theirs, their_chains) = reached(store, roots.to_vec(), &refs);
     let mut out = Collected::default();
     for digest in theirs.difference(&keep) {
         let Ok(info) = store.info(digest) else {
@@ -120,6 +133,10 @@ pub fn release(store: &Store, roots: &[Descriptor], opts: &Options) -> Result<Co
         out.blobs.push(info);
     }
     out.blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
+    let gone = refs
+        .keys()
+        .filter(|s| theirs.contains(*s) && !keep.contains(*s));
+    forget(store, gone, opts)?;
     let only: HashSet<Digest> = their_chains.difference(&chains).cloned().collect();
     out.snapshots = Snapshots::new(store).sweep(&chains, Some(&only), opts.dry_run)?;
     Ok(out)
@@ -128,7 +145,9 @@ pub fn release(store: &Store, roots: &[Descriptor], opts: &Options) -> Result<Co
 /// Collects the garbage of `store`.
 pub fn collect(store: &Store, opts: &Options) -> Result<Collected> {
     let _hold = store.lock(true, opts.wait)?;
-    let (keep, chains) = mark(store)?;
+    let refs = referrers::all(store)?;
+    let (keep, chains) = mark(store, &refs)?;
+    forget(store, refs.keys().filter(|s| !keep.contains(*s)), opts)?;
     let mut out = Collected::default();
     for info in store.list()? {
         if keep.contains(&info.digest) {
@@ -156,4 +175,18 @@ pub fn collect(store: &Store, opts: &Options) -> Result<Collected> {
         }
     }
     Ok(out)
+}
+
+/// Forgets what refers to `subjects`, which go (or, dry, would go).
+fn forget<'a>(
+    store: &Store,
+    subjects: impl Iterator<Item = &'a Digest>,
+    opts: &Options,
+) -> Result<()> {
+    if opts.dry_run {
+        return Ok(());
+    }
+    subjects
+        .into_iter()
+        .try_for_each(|s| referrers::forget(store, s))
 }

@@ -22,6 +22,7 @@ pub mod platform;
 pub mod reference;
 pub mod remote;
 pub mod rootfs;
+pub mod signature;
 pub mod stream;
 pub mod tar;
 pub mod time;

@@ -32,6 +32,9 @@ pub struct Manifest {
     /// The manifest this one refers to (a signature's image), OCI 1.1.
     #[serde(default)]
     pub subject: Option<Descriptor>,
+    /// Arbitrary metadata (a referrer's are copied into referrers lists).
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// An index or manifest list: manifests for several platforms.
@@ -49,6 +52,12 @@ pub struct Index {
     /// The manifest this one refers to, OCI 1.1.
     #[serde(default)]
     pub subject: Option<Descriptor>,
+    /// What an artifact is (OCI 1.1), when it says.
+    #[serde(rename = "artifactType", default)]
+    pub artifact_type: Option<String>,
+    /// Arbitrary metadata.
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// What an image config says of the root filesystem.
@@ -408,6 +417,53 @@ pub fn children(desc: &Descriptor, bytes: &[u8]) -> Result<Vec<Descriptor>> {
     } else {
         Ok(Vec::new())
     }
+}
+
+/// A manifest or index as a referrers list shows it (OCI distribution
+/// spec, "Listing Referrers"), and what it refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    /// Its `subject`, if it has one (cosign's tag-scheme signatures do not).
+    pub subject: Option<Descriptor>,
+    /// Its entry in a referrers list: its descriptor with its
+    /// `artifactType` (a manifest's config type when it gives none) and
+    /// its annotations.
+    pub entry: Descriptor,
+}
+
+/// What the manifest or index `d`, whose bytes are `bytes`, is as a
+/// referrer. Its artifact type must be well-formed.
+pub fn referrer(d: &Descriptor, bytes: &[u8]) -> Result<Referrer> {
+    let (subject, artifact_type, annotations) = if descriptor::is_index(&d.media_type) {
+        let i = Index::parse(bytes)?;
+        (i.subject, i.artifact_type, i.annotations)
+    } else if descriptor::is_manifest(&d.media_type) {
+        let m = Manifest::parse(bytes)?;
+        let t = m.artifact_type.unwrap_or(m.config.media_type);
+        (m.subject, Some(t), m.annotations)
+    } else {
+        return Err(Error::new(
+            Kind::InvalidContent,
+            format!(
+                "{}: {} is no manifest or index, so refers to nothing",
+                d.digest,
+                Untrusted(&d.media_type)
+            ),
+        ));
+    };
+    if let Some(t) = artifact_type
+        .as_ref()
+        .filter(|t| !descriptor::is_well_formed(t))
+    {
+        return Err(invalid(
+            "manifest",
+            format!("{}: malformed artifact type \"{}\"", d.digest, Untrusted(t)),
+        ));
+    }
+    let mut entry = Descriptor::new(d.media_type.clone(), d.digest.clone(), d.size);
+    entry.artifact_type = artifact_type;
+    entry.annotations = annotations;
+    Ok(Referrer { subject, entry })
 }
 
 /// The `mediaType` a manifest or index body gives itself, if any.

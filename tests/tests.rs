@@ -28,6 +28,7 @@ mod newuser;
 mod path;
 mod pull;
 mod push;
+mod referrers;
 mod resolve;
 mod store;
 mod trust;

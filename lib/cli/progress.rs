@@ -217,7 +217,7 @@ impl Display {
                     "unpacked"
                 }
             }),
-            Event::Named { .. } => {}
+            Event::Named { .. } | Event::Verified { .. } => {}
         }
     }
 
@@ -285,7 +285,7 @@ impl Display {
             &pulled.target.digest.to_string(),
             pulled.downloaded,
             pulled.chain_id.as_ref().map(|c| c.to_string()),
-            json!({"downloaded": pulled.downloaded}),
+            json!({"downloaded": pulled.downloaded, "referrers": pulled.referrers.len()}),
         );
     }
 
@@ -296,7 +296,7 @@ impl Display {
             &pushed.target.digest.to_string(),
             pushed.uploaded,
             None,
-            json!({"uploaded": pushed.uploaded, "mounted": pushed.mounted, "existed": pushed.existed}),
+            json!({"uploaded": pushed.uploaded, "mounted": pushed.mounted, "existed": pushed.existed, "referrers": pushed.referrers}),
         );
     }
 
@@ -529,6 +529,7 @@ fn plain(e: &Event) -> Option<String> {
             u.chain_id
         ),
         Event::Named { name, target } => format!("{name}: named {}", target.digest),
+        Event::Verified { signature, key } => format!("{signature}: verified with {key}"),
     })
 }
 
@@ -573,6 +574,9 @@ fn to_json(e: &Event) -> Option<serde_json::Value> {
         }),
         Event::Named { name, target } => json!({
             "event": "named", "name": name, "digest": target.digest.to_string(),
+        }),
+        Event::Verified { signature, key } => json!({
+            "event": "verified", "signature": signature, "key": key,
         }),
     })
 }

@@ -30,6 +30,7 @@ use crate::time::{format_rfc3339, parse_rfc3339};
 mod filter;
 pub mod inspect;
 pub mod namespace;
+pub mod referrers;
 
 pub use filter::Filter;
 pub use namespace::{Namespace, namespaces};
@@ -226,12 +227,14 @@ impl Images {
     }
 
     /// The summaries of the images every filter passes, sorted by name,
-    /// then the entries other tools wrote without a name, by digest.
+    /// then the entries other tools wrote without a name, by digest (not
+    /// those that refer to another: a signature is no image).
     pub fn summaries(&self, filters: &[Filter]) -> Result<Vec<Summary>> {
         let unnamed = self
             .roots()?
             .into_iter()
             .filter(|d| !d.annotations.contains_key(REF_NAME))
+            .filter(|d| !self.refers(d))
             .map(|d| {
                 let mut img = Image::new(d.digest.to_string(), d);
                 (img.created, img.updated) = (SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH);
@@ -243,6 +246,13 @@ impl Images {
             .filter(|i| filters.iter().all(|f| f.matches(i)))
             .map(|i| self.summary(i))
             .collect()
+    }
+
+    /// Whether the manifest or index `d` of the store has a `subject`.
+    fn refers(&self, d: &Descriptor) -> bool {
+        read_small(&self.store, d)
+            .and_then(|b| crate::manifest::referrer(d, &b))
+            .is_ok_and(|r| r.subject.is_some())
     }
 
     /// The root of an image named by `what`: a name of the namespace, or

@@ -6,13 +6,15 @@
 //! the 401 → authorize → retry loop over them; [`hosts`] says which hosts
 //! serve a registry (mirrors, then the registry) and how to reach each;
 //! [`fetch`] pulls manifests and blobs through them, and [`upload`] pushes
-//! them.
+//! them; [`referrers`] lists what refers to a manifest, and keeps the
+//! fallback tag's list.
 
 mod auth;
 pub mod credentials;
 mod fetch;
 pub mod hosts;
 mod http;
+mod referrers;
 mod upload;
 
 use std::collections::{HashMap, HashSet};
@@ -28,6 +30,7 @@ pub use credentials::{Credentials, Sources};
 pub use fetch::{Blob, Object};
 pub use hosts::Endpoint;
 pub use http::Log;
+pub use referrers::{Listed, MAX_REFERRERS, Referrers, tag_of};
 pub use upload::{Put, UploadOptions};
 
 use crate::digest::Digest;
@@ -224,6 +227,23 @@ impl Remote {
         unreachable!("the last host returns")
     }
 
+    /// `scheme://host/v2/REPO/path` on the registry of `r` itself, not a
+    /// mirror: for what mirrors do not keep (the referrers API, the
+    /// fallback tag's list).
+    pub(crate) fn registry_url(&self, r: &Reference, path: &str) -> Result<String> {
+        let e = self.upstream(r.domain(), r.api_host())?;
+        Ok(e.url(r.domain(), &format!("{}/{path}", r.path())))
+    }
+
+    /// The registry's own host among its hosts (the last).
+    fn upstream(&self, registry: &str, api_host: &str) -> Result<Endpoint> {
+        let all = self.endpoints(registry, api_host)?;
+        let Some(e) = all.iter().find(|e| e.upstream) else {
+            unreachable!("the registry itself is always a host");
+        };
+        Ok(e.clone())
+    }
+
     /// Notes that `host` served (some of) `object`.
     pub(crate) fn served(&self, object: &Digest, host: &str) {
         let mut served = lock(&self.served);
@@ -267,10 +287,7 @@ impl Remote {
             "registry-1.docker.io" => "docker.io",
             h => h,
         };
-        let all = self.endpoints(registry, host)?;
-        let Some(e) = all.iter().find(|e| e.upstream) else {
-            unreachable!("the registry itself is always a host");
-        };
+        let e = self.upstream(registry, host)?;
         let req = Request::new(
             ureq::http::Method::GET,
             format!("{}://{}{}/", e.scheme, e.host, e.path),

@@ -314,8 +314,27 @@ impl Remote {
         d: &Descriptor,
         body: &[u8],
     ) -> Result<()> {
+        self.put_manifest_if(r, reference, d, body, None).map(drop)
+    }
+
+    /// [`Remote::put_manifest`], with `If-Match: etag` when given (a
+    /// registry that finds the tag changed answers 412: a
+    /// [`Kind::FailedPrecondition`] error). Returns the registry's
+    /// `OCI-Subject`: a registry with the referrers API says so when it
+    /// took the manifest's `subject` into account.
+    pub(super) fn put_manifest_if(
+        &self,
+        r: &Reference,
+        reference: &str,
+        d: &Descriptor,
+        body: &[u8],
+        etag: Option<&str>,
+    ) -> Result<Option<String>> {
         let url = self.repo_url(r, &format!("manifests/{reference}"))?;
-        let headers = vec![("content-type", d.media_type.clone())];
+        let mut headers = vec![("content-type", d.media_type.clone())];
+        if let Some(etag) = etag {
+            headers.push(("if-match", etag.to_string()));
+        }
         let scope = Scope::push(r.path());
         let resp = self.push_send(
             r,
@@ -326,10 +345,18 @@ impl Remote {
             Some(Payload::Bytes(body)),
         )?;
         let object = format!("{}:{reference}", r.name());
-        if resp.status().as_u16() != 201 {
-            return Err(status_error(&object, resp));
+        match resp.status().as_u16() {
+            201 => {}
+            412 => {
+                return Err(Error::new(
+                    Kind::FailedPrecondition,
+                    format!("{object}: changed since it was read (registry said 412)"),
+                ));
+            }
+            _ => return Err(status_error(&object, resp)),
         }
-        check_digest(&object, &resp, &d.digest)
+        check_digest(&object, &resp, &d.digest)?;
+        Ok(header(&resp, "oci-subject"))
     }
 }
 

@@ -74,6 +74,13 @@ pub enum Event<'a> {
     Unpacking(&'a Descriptor),
     /// A layer is unpacked.
     Unpacked(&'a Unpacked),
+    /// A signature of the image verified.
+    Verified {
+        /// Which signature.
+        signature: &'a str,
+        /// The key it verifies with.
+        key: &'a str,
+    },
     /// The name is recorded.
     Named {
         /// The full name.

@@ -11,6 +11,12 @@
 //!
 //! The whole pull holds the store lock shared: the collector cannot remove
 //! what it wrote before the name that keeps it is recorded.
+//!
+//! With keys to verify, the signatures of the root are checked before
+//! anything is written ([`crate::signature`]); with referrers, what refers
+//! to the image is fetched after it, before the name ([`referrers`]).
+
+mod referrers;
 
 use std::collections::HashSet;
 use std::io;
@@ -29,6 +35,7 @@ use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::remote::Remote;
 use crate::rootfs::{self, Step, Target};
+use crate::signature::{self, Keys, Verified};
 
 /// How to pull.
 #[derive(Debug, Clone)]
@@ -41,6 +48,10 @@ pub struct Options {
     pub unpack: Option<Target>,
     /// The namespace the name goes in.
     pub namespace: Namespace,
+    /// Fetch what refers to the image too (signatures, SBOMs), recursively.
+    pub referrers: bool,
+    /// Name the image only when a signature of it verifies with one of these.
+    pub verify: Option<Keys>,
 }
 
 /// What a pull did.
@@ -56,6 +67,10 @@ pub struct Pulled {
     pub downloaded: u64,
     /// The chain ID of the unpacked image, when unpacked.
     pub chain_id: Option<Digest>,
+    /// The referrers fetched (and the signatures verified, kept).
+    pub referrers: Vec<Descriptor>,
+    /// The signatures that verified, with `verify`.
+    pub verified: Vec<Verified>,
 }
 
 /// Which objects are in the store so far, for the unpacker to wait on.
@@ -116,12 +131,31 @@ pub fn pull(
     // The root by GET, not HEAD: its bytes are checked against the digest
     // the registry gives for the tag, which a HEAD's digest never is.
     let (target, root) = remote.manifest(r, &[])?;
+    // Before anything is written: an image no signature vouches for is
+    // neither fetched, nor named, nor unpacked.
+    let verified = match &opts.verify {
+        None => Vec::new(),
+        Some(keys) => {
+            let source = signature::Registry {
+                remote,
+                repository: r,
+            };
+            let object = format!("{name}@{}", target.digest);
+            signature::verify(&source, &object, &target, &root, keys)?.verified
+        }
+    };
     // Taken (and the store made) only once there is something to write.
     let _hold = store.lock(false, true)?;
     events(&Event::Resolved {
         name: &name,
         target: &target,
     });
+    for v in &verified {
+        events(&Event::Verified {
+            signature: &v.signature,
+            key: &v.key,
+        });
+    }
     let job = Job {
         store,
         remote,
@@ -158,6 +192,7 @@ pub fn pull(
     {
         graph::check_image(store, d)?;
     }
+    let referrers = job.carry(&reached, &verified)?;
     Images::new(store, opts.namespace.clone()).put_from(&name, target.clone(), Some(&r.name()))?;
     events(&Event::Named {
         name: &name,
@@ -173,6 +208,8 @@ pub fn pull(
         reached,
         downloaded,
         chain_id,
+        referrers,
+        verified,
     })
 }
 

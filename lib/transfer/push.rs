@@ -8,7 +8,10 @@
 //! each by digest, the root last by the destination's tag: a tag never
 //! points at something the registry does not have whole. The registry's
 //! `Docker-Content-Digest` of every manifest is checked against what was
-//! sent.
+//! sent. Then what the store records as referring to what was pushed
+//! (signatures, SBOMs), after its subject ([`referrers`]).
+
+mod referrers;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -52,6 +55,8 @@ pub struct Pushed {
     pub mounted: usize,
     /// Blobs the registry had already.
     pub existed: usize,
+    /// Referrers pushed after the image.
+    pub referrers: usize,
 }
 
 /// Pushes the image `root` of `store` to `dest` as `opts` say, telling
@@ -87,6 +92,7 @@ pub fn push(
         uploaded: 0,
         mounted: 0,
         existed: 0,
+        referrers: 0,
     });
     each(&blobs, opts.jobs, |d| {
         let repos = from.get(&d.digest).map(Vec::as_slice).unwrap_or(&[]);
@@ -123,6 +129,9 @@ pub fn push(
         name: &name,
         target: &root,
     });
+    // After their subjects: the registry has every image they refer to.
+    let carried = referrers::push(store, remote, dest, &manifests, opts, events, &tally)?;
+    tally.lock().unwrap_or_else(|e| e.into_inner()).referrers = carried;
     Ok(tally.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
 
