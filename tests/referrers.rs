@@ -370,6 +370,40 @@ fn referrers_pulled_along_are_pushed_on_kept_by_gc_with_the_image_and_removed_wi
         .stdout_has(&format!("tag {}.sig", tag_of(&img.digest)))
         .stdout_has(&format!("referrer {}", sig.digest));
 
+    // Export and import keep them: in another store, in either form, the
+    // signatures verify, the referrers are no images, and gc keeps them.
+    for format in ["docker", "oci"] {
+        let other = env.dir.join(format!("imported-{format}"));
+        env.sh(&format!(
+            "dist-export --format {format} {name} | dist-import --root {}",
+            other.display()
+        ))
+        .ok();
+        env.dist("verify")
+            .env("DIST_ROOT", &other)
+            .args(["--key", public.to_str().unwrap(), &name])
+            .ok()
+            .stdout_has(&format!("tag {}.sig", tag_of(&img.digest)))
+            .stdout_has(&format!("referrer {}", sig.digest));
+        let ls = env
+            .dist("images")
+            .env("DIST_ROOT", &other)
+            .args(["ls", "-q"])
+            .ok();
+        assert_eq!(ls.lines(), [name.as_str()], "{format}");
+        env.dist("gc").env("DIST_ROOT", &other).ok();
+        for a in [&sbom, &sig, &sbom_sig, &cosign] {
+            let blob = other.join("blobs/sha256").join(&a.digest[7..]);
+            assert!(blob.exists(), "{format}: {} not kept", a.digest);
+        }
+        assert!(
+            other
+                .join("referrers/sha256")
+                .join(&sbom.digest[7..])
+                .exists()
+        );
+    }
+
     let copy = format!("{}/copy:1", dst.host());
     let out = env.dist("push").args(["--json", &name, &copy]).ok();
     let done: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();

@@ -11,7 +11,8 @@ use crate::content::Store;
 use crate::descriptor::{self, Descriptor};
 use crate::digest::Digest;
 use crate::error::{Error, Kind, Result};
-use crate::graph::{MAX_DEPTH, Platforms, check_config_size, read_small};
+use crate::graph::{self, MAX_DEPTH, Platforms, check_config_size, read_small};
+use crate::images::referrers;
 use crate::manifest::{self, Index, Manifest};
 use crate::platform::Platform;
 use crate::reference::Reference;
@@ -21,6 +22,14 @@ use super::{CONTAINERD_NAME, Format, familiar};
 
 /// The annotation of an OCI layout that names an entry.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// The annotation of an `index.json` entry that lists the referrers of
+/// the digest it holds (the entry is also named by the subject's fallback
+/// tag, `sha256-HEX`, as a registry without the referrers API names it).
+pub const REFERRERS_OF: &str = "io.dist.referrers.subject";
+
+/// What the referrers of every image exported are walked with: all of it.
+static EVERY_PLATFORM: Platforms = Platforms::All;
 
 /// How to export.
 #[derive(Debug, Clone)]
@@ -65,6 +74,8 @@ struct DockerEntry {
 /// Everything an export writes, known before it writes.
 struct Plan {
     blobs: Vec<Descriptor>,
+    /// Blobs made for the archive: the lists of referrers.
+    made: Vec<(Digest, Vec<u8>)>,
     index: Vec<Descriptor>,
     docker: Vec<DockerEntry>,
     repositories: BTreeMap<String, BTreeMap<String, String>>,
@@ -95,6 +106,7 @@ fn plan(store: &Store, sources: &[Source], opts: &ExportOptions) -> Result<Plan>
     };
     let mut plan = Plan {
         blobs: Vec::new(),
+        made: Vec::new(),
         index: Vec::new(),
         docker: Vec::new(),
         repositories: BTreeMap::new(),
@@ -111,8 +123,35 @@ fn plan(store: &Store, sources: &[Source], opts: &ExportOptions) -> Result<Plan>
                 .map_err(|e| e.context(crate::error::Untrusted(&what)))?;
         }
     }
+    for (subject, entries) in walk.referrers()? {
+        let (d, bytes) = referrers_list(&subject, entries);
+        if !walk.seen.contains(&d.digest) && !plan.made.iter().any(|(m, _)| *m == d.digest) {
+            plan.made.push((d.digest.clone(), bytes));
+        }
+        plan.index.push(d);
+    }
     plan.blobs = walk.blobs;
     Ok(plan)
+}
+
+/// The list of what refers to `subject`, as the referrers API gives it (an
+/// OCI index), and its `index.json` entry.
+fn referrers_list(subject: &Digest, entries: Vec<Descriptor>) -> (Descriptor, Vec<u8>) {
+    let bytes = to_json(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": descriptor::OCI_INDEX,
+        "manifests": entries,
+    }));
+    let mut d = Descriptor::new(
+        descriptor::OCI_INDEX,
+        Digest::of(&bytes),
+        bytes.len() as u64,
+    );
+    d.annotations
+        .insert(REF_NAME.to_string(), crate::remote::tag_of(subject));
+    d.annotations
+        .insert(REFERRERS_OF.to_string(), subject.to_string());
+    (d, bytes)
 }
 
 /// The entry of `index.json` for `s`: its root, named as docker 25+ names
@@ -195,6 +234,42 @@ impl Walk<'_> {
             }
         }
         Ok(())
+    }
+
+    /// What the store records as referring to what was visited (the
+    /// manifests and indexes of the images), then to those, [`referrers::
+    /// MAX_DEPTH`] deep: each referrer visited whole (all its platforms),
+    /// and the lists, by subject. A referrer removed by hand is left out.
+    fn referrers(&mut self) -> Result<Vec<(Digest, Vec<Descriptor>)>> {
+        let mut todo: std::collections::VecDeque<(Digest, usize)> = self
+            .blobs
+            .iter()
+            .filter(|d| graph::has_children(d))
+            .map(|d| (d.digest.clone(), 0))
+            .collect();
+        let mut lists = Vec::new();
+        while let Some((subject, depth)) = todo.pop_front() {
+            let entries: Vec<Descriptor> = referrers::of(self.store, &subject)?
+                .into_iter()
+                .filter(|e| self.store.contains(&e.digest))
+                .collect();
+            if entries.is_empty() {
+                continue;
+            }
+            let platforms = std::mem::replace(&mut self.platforms, &EVERY_PLATFORM);
+            for e in &entries {
+                let what = format!("referrer of {subject}:");
+                let fresh = !self.seen.contains(&e.digest);
+                let d = Descriptor::new(e.media_type.clone(), e.digest.clone(), e.size);
+                self.visit(&d, &what, 0)?;
+                if fresh && depth + 1 < referrers::MAX_DEPTH {
+                    todo.push_back((e.digest.clone(), depth + 1));
+                }
+            }
+            self.platforms = platforms;
+            lists.push((subject, entries));
+        }
+        Ok(lists)
     }
 
     /// The entries of `index` the platforms take.
@@ -334,6 +409,14 @@ fn write<W: Write>(store: &Store, plan: &Plan, format: Format, out: W) -> Result
             })?;
         done.blobs += 1;
         done.bytes += b.size;
+    }
+    for (digest, bytes) in &plan.made {
+        let alg = digest.algorithm().name();
+        if !dirs.contains(&alg) {
+            dirs.push(alg);
+            tar.directory(&format!("blobs/{alg}")).map_err(io)?;
+        }
+        tar.file(&blob_path(digest), bytes).map_err(io)?;
     }
     tar.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)
         .map_err(io)?;

@@ -27,13 +27,14 @@ use crate::descriptor::{self, Descriptor};
 use crate::digest::{Algorithm, Digest, HashingReader};
 use crate::error::{Context, Error, Kind, Result, Untrusted};
 use crate::graph::{self, read_small};
-use crate::images::{Image, Images, Namespace, REF_NAME};
+use crate::images::{Image, Images, Namespace, REF_NAME, referrers};
 use crate::layer::{self, Compression};
 use crate::manifest::{self, Config, Index, Manifest};
 use crate::reference::Reference;
 use crate::stream::{Chunk, ReadAhead};
 use crate::tar::{EntryKind, TarReader};
 
+use super::export::REFERRERS_OF;
 use super::{CONTAINERD_NAME, MAX_METADATA, clean_path, resolve_link};
 
 /// The metadata files of an archive, kept in memory.
@@ -346,10 +347,15 @@ impl<'a> Collector<'a> {
     /// Puts the images together, checks them, and records their names.
     fn finish(self, opts: &ImportOptions) -> Result<Vec<Imported>> {
         let mut candidates = Vec::new();
+        // Lists of referrers (dist-export's), by subject.
+        let mut lists = Vec::new();
         if let Some(bytes) = self.meta.get("index.json") {
             let index = Index::parse(bytes).map_err(|e| e.context("index.json"))?;
             for d in index.manifests {
-                candidates.push(self.index_image(d)?);
+                match list_subject(&d)? {
+                    Some(subject) => lists.push((subject, d)),
+                    None => candidates.push(self.index_image(d)?),
+                }
             }
         }
         if let Some(bytes) = self.meta.get("manifest.json") {
@@ -357,6 +363,14 @@ impl<'a> Collector<'a> {
                 self.docker_image(e, &mut candidates)?;
             }
         }
+        // An unnamed manifest with a subject is a referrer, not an image
+        // (OCI layouts of other tools list them so).
+        let (referrers, mut candidates): (Vec<Candidate>, Vec<Candidate>) =
+            candidates.into_iter().partition(|c| {
+                c.names.is_empty()
+                    && c.source == "index.json"
+                    && subject_of(self.store, &c.target).is_some()
+            });
         if candidates.is_empty() {
             let why = match (
                 self.meta.contains_key("index.json"),
@@ -383,6 +397,15 @@ impl<'a> Collector<'a> {
         }
         for c in &candidates {
             check(self.store, c)?;
+        }
+        for (subject, list) in &lists {
+            record_list(self.store, subject, list)?;
+        }
+        for c in &referrers {
+            check(self.store, c)?;
+            if let Some(r) = subject_of(self.store, &c.target) {
+                referrers::add(self.store, &r.0, &[r.1])?;
+            }
         }
         name_all(self.store, &opts.namespace, &candidates)
     }
@@ -483,6 +506,71 @@ impl<'a> Collector<'a> {
         });
         Ok(())
     }
+}
+
+/// The subject an `index.json` entry lists the referrers of, when it is
+/// such a list (dist-export's, named by the subject's fallback tag).
+fn list_subject(d: &Descriptor) -> Result<Option<Digest>> {
+    let Some(subject) = d.annotations.get(REFERRERS_OF) else {
+        return Ok(None);
+    };
+    if !descriptor::is_index(&d.media_type) {
+        return Err(Error::new(
+            Kind::InvalidContent,
+            format!(
+                "index.json: the referrers of {} are no index",
+                Untrusted(subject)
+            ),
+        ));
+    }
+    subject
+        .parse::<Digest>()
+        .map(Some)
+        .map_err(|e| e.context("index.json"))
+}
+
+/// The subject of the manifest or index `d`, and its entry in a list of
+/// referrers, if it refers to one.
+fn subject_of(store: &Store, d: &Descriptor) -> Option<(Digest, Descriptor)> {
+    let bytes = read_small(store, d).ok()?;
+    let r = manifest::referrer(d, &bytes).ok()?;
+    Some((r.subject?.digest, r.entry))
+}
+
+/// Records what the list `list` (in the store) says refers to `subject`:
+/// each entry whole in the store, checked, and referring to `subject` (a
+/// cosign tag-scheme signature: tagged after it).
+fn record_list(store: &Store, subject: &Digest, list: &Descriptor) -> Result<()> {
+    let object = format!("index.json: the referrers of {subject}");
+    if !store.contains(&list.digest) {
+        return Err(Error::new(
+            Kind::InvalidContent,
+            format!("{object}: their list {} is not in the archive", list.digest),
+        ));
+    }
+    let index = Index::parse(&read_small(store, list)?).map_err(|e| e.context(&object))?;
+    let mut entries = Vec::new();
+    for e in index.manifests {
+        let d = Descriptor::new(e.media_type.clone(), e.digest.clone(), e.size);
+        let c = Candidate {
+            target: d.clone(),
+            names: Vec::new(),
+            source: "index.json",
+        };
+        check(store, &c).map_err(|err| err.context(format!("{object}: {}", e.digest)))?;
+        let refers = match e.annotations.get(referrers::TAG) {
+            Some(tag) => tag.starts_with(&format!("{}.", crate::remote::tag_of(subject))),
+            None => subject_of(store, &d).is_some_and(|(s, _)| s == *subject),
+        };
+        if !refers {
+            return Err(Error::new(
+                Kind::InvalidContent,
+                format!("{object}: {} does not refer to it", e.digest),
+            ));
+        }
+        entries.push(e);
+    }
+    referrers::add(store, subject, &entries)
 }
 
 fn parse_docker(bytes: &[u8]) -> Result<Vec<DockerEntry>> {
