@@ -59,6 +59,17 @@ pub struct Pushed {
     pub referrers: usize,
 }
 
+impl Pushed {
+    /// Counts how a blob got into the registry.
+    fn count(&mut self, put: &Put) {
+        match put {
+            Put::Existed => self.existed += 1,
+            Put::Mounted(_) => self.mounted += 1,
+            Put::Uploaded(n) => self.uploaded += n,
+        }
+    }
+}
+
 /// Pushes the image `root` of `store` to `dest` as `opts` say, telling
 /// `events` as it goes.
 pub fn push(
@@ -97,12 +108,7 @@ pub fn push(
     each(&blobs, opts.jobs, |d| {
         let repos = from.get(&d.digest).map(Vec::as_slice).unwrap_or(&[]);
         let put = put_blob(store, remote, dest, d, repos, opts.upload, events)?;
-        let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-        match put {
-            Put::Existed => t.existed += 1,
-            Put::Mounted(_) => t.mounted += 1,
-            Put::Uploaded(n) => t.uploaded += n,
-        }
+        tally.lock().unwrap_or_else(|e| e.into_inner()).count(&put);
         Ok(())
     })?;
     // Children before parents: the walk lists parents first.

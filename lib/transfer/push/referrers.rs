@@ -77,12 +77,7 @@ fn one(
         nodes.iter().partition(|n| !graph::has_children(n));
     each(&blobs, opts.jobs, |b| {
         let put = put_blob(store, remote, dest, b, &[], opts.upload, events)?;
-        let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-        match put {
-            Put::Existed => t.existed += 1,
-            Put::Mounted(_) => t.mounted += 1,
-            Put::Uploaded(n) => t.uploaded += n,
-        }
+        tally.lock().unwrap_or_else(|e| e.into_inner()).count(&put);
         Ok(())
     })?;
     let mut taken = true;
