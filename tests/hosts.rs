@@ -412,3 +412,56 @@ fn bad_host_files_are_errors_naming_file_line_and_key() {
     }
     assert!(env.blobs().is_empty());
 }
+
+#[test]
+fn a_token_earned_with_the_registrys_credentials_never_goes_to_a_mirror() {
+    let env = Env::new("hosts-token");
+    let upstream = Registry::start(Auth::Token);
+    let img = layered_image(Format::Oci);
+    upstream.push_image("app/web", "1.0", &img);
+    // The registry as dist knows it (a front, to see what it is sent), and
+    // a mirror that passes the registry's own challenges on.
+    let registry = Front::start(&upstream.host());
+    let mirror = Front::start(&upstream.host());
+    let name = format!("{}/app/web:1.0", registry.host());
+    hosts_toml(
+        &env,
+        &registry.host(),
+        &format!("[host.\"{}\"]\n", mirror.url()),
+    );
+    let authfile = env.file(
+        "auth.json",
+        serde_json::json!({"auths": {
+            registry.host(): {"auth": registry::base64(format!("{USER}:{PASSWORD}").as_bytes())},
+        }})
+        .to_string()
+        .as_bytes(),
+    );
+    let out = env
+        .dist("pull")
+        .args(["--json", "--authfile"])
+        .arg(&authfile)
+        .arg(&name)
+        .ok();
+    for (_, host) in served(&events(&out)) {
+        assert_eq!(host, registry.host());
+    }
+    let sent = |f: &Front| -> Vec<String> {
+        f.requests()
+            .iter()
+            .filter_map(|s| s.header("authorization").map(str::to_string))
+            .collect()
+    };
+    let (to_registry, to_mirror) = (sent(&registry), sent(&mirror));
+    assert!(!to_registry.is_empty());
+    assert!(
+        mirror.requests().len() > 1,
+        "the mirror was asked for each object"
+    );
+    for a in &to_mirror {
+        assert!(
+            !to_registry.contains(a),
+            "the registry's {a} went to the mirror"
+        );
+    }
+}

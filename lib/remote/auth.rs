@@ -105,8 +105,26 @@ pub(crate) struct Auth {
     /// Hosts whose credentials were kept from their token service: the
     /// service, and why.
     withheld: Mutex<HashMap<String, (String, &'static str)>>,
-    /// Hosts that are mirrors of other registries: `--creds` is not theirs.
-    mirrors: Mutex<std::collections::HashSet<String>>,
+}
+
+/// Who a request goes to: a host, as the registry itself or as a mirror of
+/// another. What one earns (credentials, tokens, headers) is never used
+/// for the other: a mirror gets the credentials the files hold for it,
+/// never those given for the registries it mirrors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Party<'a> {
+    pub host: &'a str,
+    pub mirror: bool,
+}
+
+impl Party<'_> {
+    /// The key of what this process keeps for it.
+    fn key(&self) -> String {
+        match self.mirror {
+            true => format!("{} as a mirror", self.host),
+            false => self.host.to_string(),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -121,30 +139,21 @@ impl Auth {
             tokens: Mutex::default(),
             found: Mutex::default(),
             withheld: Mutex::default(),
-            mirrors: Mutex::default(),
         }
     }
 
-    /// Notes that `host` is a mirror: it gets the credentials the files
-    /// hold for it, never those given for the registries it mirrors.
-    pub fn mirror(&self, host: &str) {
-        lock(&self.mirrors).insert(host.to_string());
+    /// The `Authorization` to send to `to` for `scope`, if one is known.
+    pub fn header(&self, to: Party<'_>, scope: &Scope) -> Option<Authorization> {
+        lock(&self.headers).get(&(to.key(), scope.clone())).cloned()
     }
 
-    /// The `Authorization` to send to `host` for `scope`, if one is known.
-    pub fn header(&self, host: &str, scope: &Scope) -> Option<Authorization> {
-        lock(&self.headers)
-            .get(&(host.to_string(), scope.clone()))
-            .cloned()
-    }
-
-    /// The credentials for `host`, looked up once.
-    pub fn credentials(&self, http: &Http, host: &str) -> Result<Option<Found>> {
-        if let Some(found) = lock(&self.found).get(host) {
+    /// The credentials for `to`, looked up once.
+    pub fn credentials(&self, http: &Http, to: Party<'_>) -> Result<Option<Found>> {
+        let host = to.host;
+        if let Some(found) = lock(&self.found).get(&to.key()) {
             return Ok(found.clone());
         }
-        let mirror = lock(&self.mirrors).contains(host);
-        let found = self.sources.lookup(host, !mirror)?;
+        let found = self.sources.lookup(host, !to.mirror)?;
         http.debug(|| match &found {
             Some(f) => format!(
                 "credentials for {host}: {} from {}",
@@ -153,7 +162,7 @@ impl Auth {
             ),
             None => format!("credentials for {host}: none found"),
         });
-        lock(&self.found).insert(host.to_string(), found.clone());
+        lock(&self.found).insert(to.key(), found.clone());
         Ok(found)
     }
 
@@ -162,17 +171,16 @@ impl Auth {
     pub fn authorize(
         &self,
         http: &Http,
-        host: &str,
+        to: Party<'_>,
+        scheme: &str,
         scope: &Scope,
         challenge: &str,
     ) -> Result<Authorization> {
+        let host = to.host;
         let challenges = parse_challenges(challenge);
-        let found = self.credentials(http, host)?;
+        let found = self.credentials(http, to)?;
         let value = if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer") {
-            format!(
-                "Bearer {}",
-                self.token(http, host, scope, c, found.as_ref())?
-            )
+            format!("Bearer {}", self.token(http, to, scope, c, found.as_ref())?)
         } else if challenges.iter().any(|c| c.scheme == "basic") {
             match found.as_ref().and_then(|f| f.credentials.basic()) {
                 Some(basic) => basic,
@@ -190,17 +198,22 @@ impl Auth {
         };
         let auth = Authorization {
             host: host.to_string(),
+            scheme: scheme.to_string(),
             value,
         };
-        lock(&self.headers).insert((host.to_string(), scope.clone()), auth.clone());
+        lock(&self.headers).insert((to.key(), scope.clone()), auth.clone());
         Ok(auth)
     }
 
     /// The error for a registry that still answers 401 once authorized:
     /// which credentials were tried, and from where.
-    pub fn refused(&self, host: &str, status: Error) -> Error {
-        let withheld = lock(&self.withheld).get(host).cloned();
-        let who = match (lock(&self.found).get(host).cloned().flatten(), withheld) {
+    pub fn refused(&self, to: Party<'_>, status: Error) -> Error {
+        let host = to.host;
+        let withheld = lock(&self.withheld).get(&to.key()).cloned();
+        let who = match (
+            lock(&self.found).get(&to.key()).cloned().flatten(),
+            withheld,
+        ) {
             (Some(f), Some((realm, why))) => format!(
                 " to an anonymous token: the credentials for {host} ({} from {}) were not sent to its token service {}: {why}",
                 f.credentials.describe(),
@@ -219,11 +232,12 @@ impl Auth {
     fn token(
         &self,
         http: &Http,
-        host: &str,
+        to: Party<'_>,
         scope: &Scope,
         challenge: &Challenge,
         found: Option<&Found>,
     ) -> Result<String> {
+        let host = to.host;
         let realm = challenge.params.get("realm").ok_or_else(|| {
             Error::new(
                 Kind::Unauthenticated,
@@ -241,7 +255,9 @@ impl Auth {
         }
         let service = challenge.params.get("service").cloned().unwrap_or_default();
         let scopes = scope.with_challenge(challenge.params.get("scope").map(String::as_str));
-        let key = format!("{realm} {service} {}", scopes.join(" "));
+        // Whose credentials a token was made with is part of it: a token
+        // earned for the registry never goes to a mirror that asks for it.
+        let key = format!("{} {realm} {service} {}", to.key(), scopes.join(" "));
         if let Some(t) = lock(&self.tokens).get(&key) {
             return Ok(t.clone());
         }
@@ -249,7 +265,7 @@ impl Auth {
             Some(f) => match may_send(http, host, realm) {
                 Ok(()) => Some(f),
                 Err(why) => {
-                    lock(&self.withheld).insert(host.to_string(), (realm.clone(), why));
+                    lock(&self.withheld).insert(to.key(), (realm.clone(), why));
                     http.debug(|| {
                         format!(
                             "credentials for {host} ({} from {}) withheld from the token service {}: {why}",
@@ -321,6 +337,7 @@ impl Auth {
                 let req = Request::new(ureq::http::Method::GET, with_query(realm, &query));
                 let auth = Authorization {
                     host: realm_host,
+                    scheme: realm.split("://").next().unwrap_or("").to_string(),
                     value: c.basic().unwrap_or_default(),
                 };
                 http.send(&req, Some(&auth))

@@ -24,8 +24,11 @@ use crate::stream::{Chunk, ReadAhead};
 
 /// Blobs up to this size are received on the reading thread itself.
 const SHORT_BLOB: u64 = 4 << 20;
-/// Interruptions of one blob download that are resumed before giving up.
+/// Interruptions of one blob download in a row (no byte between them)
+/// that are resumed before giving up.
 const RESUMES: u32 = 8;
+/// Resumptions of one blob download in all.
+const MAX_RESUMED: u32 = 128;
 
 /// What `fetch` found for a digest: a manifest (read whole) or a blob (a stream).
 #[allow(clippy::large_enum_variant)] // one per fetch, never in a collection
@@ -49,7 +52,7 @@ impl Remote {
     ) -> Result<::ureq::http::Response<::ureq::Body>> {
         let mut req = Request::new(method, e.url(r.domain(), &format!("{}/{path}", r.path())));
         req.headers = headers;
-        self.send(&e.host, &Scope::pull(r.path()), &req)
+        self.send(e, &Scope::pull(r.path()), &req)
     }
 
     /// Who may be asked about `r`: hosts that resolve tags for a tag, hosts
@@ -227,6 +230,7 @@ impl Remote {
             body: None,
             hasher: (offset == 0).then(|| digest.algorithm().digester()),
             interruptions: 0,
+            resumed: 0,
             done: false,
         };
         blob.open()?;
@@ -446,6 +450,8 @@ pub struct Blob<'a> {
     body: Option<ReadAhead>,
     hasher: Option<Digester>,
     interruptions: u32,
+    /// Resumptions in all, progress or not.
+    resumed: u32,
     done: bool,
 }
 
@@ -640,16 +646,26 @@ impl Blob<'_> {
     fn interrupted(&mut self, why: io::Error) -> io::Result<()> {
         self.body = None;
         self.interruptions += 1;
-        if self.interruptions > RESUMES {
+        self.resumed += 1;
+        // A mirror that breaks off is not asked for the rest: the next host
+        // is (a mirror sending a byte per connection would stall us).
+        if let Some(host) = &self.host
+            && self.remote.skip(&self.digest, host)
+        {
+            self.host = None;
+            self.interruptions = 0;
+        }
+        if self.interruptions > RESUMES || self.resumed > MAX_RESUMED {
             return Err(io::Error::other(Error::new(
                 Kind::Unavailable,
                 format!(
-                    "{}: interrupted at byte {} {} times, last: {why}",
-                    self.reference, self.pos, RESUMES
+                    "{}: interrupted at byte {} ({} times in all), last: {why}",
+                    self.reference, self.pos, self.resumed
                 ),
             )));
         }
-        std::thread::sleep(Duration::from_millis(250) * 2u32.pow(self.interruptions.min(5) - 1));
+        let backoff = self.interruptions.clamp(1, 5) - 1;
+        std::thread::sleep(Duration::from_millis(250) * 2u32.pow(backoff));
         self.open().map_err(io::Error::other)
     }
 }

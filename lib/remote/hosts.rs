@@ -245,6 +245,7 @@ struct HostFile {
 }
 
 #[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct HostTable {
     capabilities: Option<Vec<String>>,
     ca: Option<OneOrMany>,
@@ -282,10 +283,13 @@ enum ClientEntry {
 
 /// Parses the `hosts.toml` `file` (in `dir`), whose text is `text`.
 fn parse(file: &Path, dir: &Path, text: &str) -> Result<(Vec<Endpoint>, Upstream)> {
-    let line_of = |at: usize| text[..at.min(text.len())].lines().count().max(1);
+    let line_of = |at: usize| {
+        let before = &text.as_bytes()[..at.min(text.len())];
+        before.iter().filter(|&&b| b == b'\n').count() + 1
+    };
     let parsed: HostFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(s.start));
-        let why = e.message().lines().next().unwrap_or("").to_string();
+        let why = Untrusted(e.message().lines().next().unwrap_or("")).to_string();
         config_error(file, line, "", &why)
     })?;
     // The hosts in the order the file lists them (the map sorts them).
@@ -297,11 +301,19 @@ fn parse(file: &Path, dir: &Path, text: &str) -> Result<(Vec<Endpoint>, Upstream
             .find(|(u, _)| *u == url)
             .map_or(0, |(_, at)| *at);
         let line = Some(line_of(at));
-        let key = format!("host.\"{url}\"");
+        let key = format!("host.\"{}\"", Untrusted(&url));
         let (scheme, host, path) = parse_url(&url, table.override_path)
             .map_err(|why| config_error(file, line, &key, &why))?;
         let s = settings(table, dir)
             .map_err(|(k, why)| config_error(file, line, &format!("{key}.{k}"), &why))?;
+        if scheme == "http" && s.tls.explicit() {
+            return Err(config_error(
+                file,
+                line,
+                &key,
+                "ca, client and skip_verify are for https hosts; this one is http",
+            ));
+        }
         hosts.push((
             at,
             Endpoint {
@@ -384,7 +396,10 @@ fn settings(t: HostTable, dir: &Path) -> std::result::Result<Upstream, (String, 
     for ca in t.ca.map(OneOrMany::list).unwrap_or_default() {
         let p = path(ca)?;
         if !p.is_file() {
-            return Err(("ca".into(), format!("{}: no such file", p.display())));
+            return Err((
+                "ca".into(),
+                format!("{}: no such file", Untrusted(&p.display().to_string())),
+            ));
         }
         tls.ca.push(p);
     }
@@ -405,7 +420,10 @@ fn settings(t: HostTable, dir: &Path) -> std::result::Result<Upstream, (String, 
         };
         for f in std::iter::once(&cert).chain(&key) {
             if !f.is_file() {
-                return Err(("client".into(), format!("{}: no such file", f.display())));
+                return Err((
+                    "client".into(),
+                    format!("{}: no such file", Untrusted(&f.display().to_string())),
+                ));
             }
         }
         tls.client.push((cert, key));
@@ -469,6 +487,18 @@ fn parse_url(
     {
         return Err(format!("{}: not a host URL", Untrusted(url)));
     }
+    if !authority_ok(host) {
+        return Err(format!("{}: not a host URL", Untrusted(url)));
+    }
+    if !path
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
+    {
+        return Err(format!(
+            "{}: a path of printable characters without ? or #",
+            Untrusted(url)
+        ));
+    }
     let path = path.trim_end_matches('/');
     let path = match (path.is_empty(), override_path) {
         (true, false) => "/v2".to_string(),
@@ -477,6 +507,32 @@ fn parse_url(
         (false, false) => format!("{path}/v2"),
     };
     Ok((scheme.to_string(), host.to_string(), path))
+}
+
+/// Whether `host` is `NAME[:PORT]` or `[IPV6][:PORT]`.
+fn authority_ok(host: &str) -> bool {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, "")) => (ip, None),
+            Some((ip, after)) => match after.strip_prefix(':') {
+                Some(p) => (ip, Some(p)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match host.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (host, None),
+        },
+    };
+    let v6 = host.starts_with('[');
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c) || v6 && c == ':');
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    name_ok && port_ok
 }
 
 /// A configuration error, naming file, line and key: a file that breaks
@@ -645,5 +701,32 @@ mod tests {
         assert!(e.contains("hosts.toml:1:") && e.contains("serverr"), "{e}");
         let e = bad("[host.\"ftp://m\"]\n");
         assert!(e.contains("only http and https"), "{e}");
+        // Unknown keys in a host's table, on the line of the table.
+        let e = bad(
+            "server = \"https://r.example\"\n\n[host.\"https://m\"]\n  capabilties = [\"pull\"]\n",
+        );
+        assert!(
+            e.contains("hosts.toml:4:") && e.contains("capabilties"),
+            "{e}"
+        );
+        let e = bad("[host.\"http://m:5000\"]\nskip_verify = true\n");
+        assert!(e.contains("are for https hosts"), "{e}");
+        for url in [
+            "http://a[b",
+            "http://m:",
+            "http://m:5x",
+            "http://m/a b",
+            "http://m/p?x",
+            "http://[::1",
+        ] {
+            let e = bad(&format!("[host.\"{url}\"]\n"));
+            assert!(e.contains("hosts.toml:1:"), "{url}: {e}");
+        }
+        let ok = |url: &str| {
+            std::fs::write(dir.join("hosts.toml"), format!("[host.\"{url}\"]\n")).unwrap();
+            endpoints(std::slice::from_ref(&root), "r.example", "r.example", false).unwrap()
+        };
+        assert_eq!(ok("http://[::1]:5000")[0].host, "[::1]:5000");
+        assert_eq!(ok("https://m.example/v2/")[0].path, "/v2");
     }
 }

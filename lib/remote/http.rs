@@ -36,6 +36,8 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Authorization {
     pub host: String,
+    /// `http` or `https`: a value earned over one is not sent over the other.
+    pub scheme: String,
     pub value: String,
 }
 
@@ -110,8 +112,11 @@ pub(crate) struct Http {
     /// Agents by TLS settings, connection timeout and proxy use, made
     /// when first needed.
     agents: Mutex<HashMap<AgentKey, Agent>>,
-    /// What `hosts.toml` says of a host: TLS, headers, scheme.
+    /// What `hosts.toml` says of a host (`scheme://host`): TLS, headers,
+    /// connection timeout.
     hosts: Mutex<HashMap<String, Arc<Endpoint>>>,
+    /// Hosts that `hosts.toml` has talked to in plain HTTP.
+    plain: Mutex<std::collections::HashSet<String>>,
     plain_http: bool,
     insecure: bool,
     connect_timeout: Duration,
@@ -133,6 +138,7 @@ impl Http {
         Ok(Http {
             agents: Mutex::default(),
             hosts: Mutex::default(),
+            plain: Mutex::default(),
             plain_http: opts.plain_http,
             insecure: opts.insecure,
             connect_timeout: opts.connect_timeout,
@@ -141,21 +147,47 @@ impl Http {
         })
     }
 
-    /// Takes the settings of `endpoint` for every request to its host (the
-    /// first settings given for a host stay).
-    pub fn configure(&self, endpoint: &Endpoint) {
-        lock(&self.hosts)
-            .entry(endpoint.host.clone())
-            .or_insert_with(|| Arc::new(endpoint.clone()));
+    /// Takes the settings of `endpoint` (a host of `registry`) for every
+    /// request to its scheme and host. Two files that set one host apart are an
+    /// error: which would win is not the user's to guess.
+    pub fn configure(&self, endpoint: &Endpoint, registry: &str) -> Result<()> {
+        if endpoint.scheme == "http" {
+            lock(&self.plain).insert(endpoint.host.clone());
+        }
+        if endpoint.tls == Tls::default()
+            && endpoint.headers.is_empty()
+            && endpoint.dial_timeout.is_none()
+        {
+            return Ok(());
+        }
+        let key = format!("{}://{}", endpoint.scheme, endpoint.host);
+        let mut hosts = lock(&self.hosts);
+        match hosts.get(&key) {
+            Some(had)
+                if (&had.tls, &had.headers, had.dial_timeout)
+                    != (&endpoint.tls, &endpoint.headers, endpoint.dial_timeout) =>
+            {
+                Err(Error::new(
+                    Kind::InvalidContent,
+                    format!(
+                        "the hosts of {}: {} is set otherwise for another registry (its ca, client, skip_verify, header and dial_timeout must agree)",
+                        Untrusted(registry),
+                        Untrusted(&key)
+                    ),
+                ))
+            }
+            Some(_) => Ok(()),
+            None => {
+                hosts.insert(key, Arc::new(endpoint.clone()));
+                Ok(())
+            }
+        }
     }
 
     /// Whether `host` is talked to in plain HTTP: loopback, `--plain-http`,
     /// or an `http://` host of `hosts.toml`.
     pub fn is_plain(&self, host: &str) -> bool {
-        match lock(&self.hosts).get(host) {
-            Some(e) => e.scheme == "http",
-            None => self.plain_http || is_loopback(host),
-        }
+        self.plain_http || is_loopback(host) || lock(&self.plain).contains(host)
     }
 
     /// Tells the `--debug` log, if there is one.
@@ -204,12 +236,24 @@ impl Http {
     /// connection errors, 5xx and 429 with backoff and following redirects.
     /// Returns the final response, whatever its status.
     pub fn send(&self, req: &Request<'_>, auth: Option<&Authorization>) -> Result<Response<Body>> {
+        self.send_to(req, auth, false)
+    }
+
+    /// [`Http::send`] to a mirror when `mirror`: asked once, not retried
+    /// (the next host is).
+    pub fn send_to(
+        &self,
+        req: &Request<'_>,
+        auth: Option<&Authorization>,
+        mirror: bool,
+    ) -> Result<Response<Body>> {
         let mut url = req.url.clone();
         for _ in 0..=MAX_REDIRECTS {
             let value = auth
                 .filter(|a| host_of(&url).is_some_and(|h| h == a.host))
+                .filter(|a| url.split("://").next() == Some(a.scheme.as_str()))
                 .map(|a| a.value.as_str());
-            let resp = self.retrying(req, &url, value)?;
+            let resp = self.retrying(req, &url, value, mirror)?;
             let status = resp.status().as_u16();
             if !is_redirect(status) {
                 return Ok(resp);
@@ -242,18 +286,26 @@ impl Http {
     /// Calls `url` until the answer is final: connection errors, 5xx and 429
     /// are tried again with backoff (honouring `Retry-After`), [`ATTEMPTS`]
     /// times in all; then the last answer, whatever its status, is returned.
-    fn retrying(&self, req: &Request<'_>, url: &str, auth: Option<&str>) -> Result<Response<Body>> {
+    fn retrying(
+        &self,
+        req: &Request<'_>,
+        url: &str,
+        auth: Option<&str>,
+        mirror: bool,
+    ) -> Result<Response<Body>> {
         let host = host_of(url).unwrap_or_default();
-        let endpoint = lock(&self.hosts).get(&host).cloned();
+        let scheme = url.split("://").next().unwrap_or("");
+        let endpoint = lock(&self.hosts)
+            .get(&format!("{scheme}://{host}"))
+            .cloned();
         let agent = (self.agent_for(&host, endpoint.as_deref())?, endpoint);
         let mut attempt = 0;
         // A streamed body, or a PATCH, may have been taken in part: sending
         // it again could add to what the registry has. Its caller asks the
         // registry where it stands instead.
-        // A mirror is not tried again: the next host is.
         let once = req.method == http::Method::PATCH
             || matches!(req.body, Some(Payload::File { .. }))
-            || agent.1.as_ref().is_some_and(|e| !e.upstream);
+            || mirror;
         loop {
             let last = once || attempt + 1 >= ATTEMPTS;
             let backoff = BACKOFF * 2u32.pow(attempt);

@@ -36,7 +36,7 @@ pub use upload::{Put, UploadOptions};
 use crate::digest::Digest;
 use crate::error::{Error, Kind, Result};
 use crate::reference::Reference;
-use auth::Auth;
+use auth::{Auth, Party};
 use http::{Http, Request, header, status_error};
 
 /// How long to wait for a connection, and for the next byte of an answer,
@@ -148,10 +148,7 @@ impl Remote {
         let found: Arc<[Endpoint]> =
             hosts::endpoints(&self.hosts_dirs, registry, api_host, self.plain_http)?.into();
         for e in found.iter() {
-            self.http.configure(e);
-            if !e.upstream {
-                self.auth.mirror(&e.host);
-            }
+            self.http.configure(e, registry)?;
         }
         if found.len() > 1 {
             self.http.debug(|| {
@@ -254,6 +251,26 @@ impl Remote {
         }
     }
 
+    /// Stops asking the mirror `host` for `object` (its answer broke off);
+    /// whether it is a mirror (the registry itself is always asked).
+    pub(crate) fn skip(&self, object: &Digest, host: &str) -> bool {
+        if self.upstreams().iter().any(|h| h == host) {
+            return false;
+        }
+        self.http
+            .debug(|| format!("{object}: {host} broke off; asking the next host for the rest"));
+        lock(&self.distrusted).insert((object.clone(), host.to_string()));
+        true
+    }
+
+    /// The registries' own hosts.
+    fn upstreams(&self) -> Vec<String> {
+        lock(&self.hosts)
+            .values()
+            .flat_map(|all| all.iter().filter(|e| e.upstream).map(|e| e.host.clone()))
+            .collect()
+    }
+
     /// The host that last served `object`, if one did.
     pub fn served_by(&self, object: &Digest) -> Option<String> {
         lock(&self.served).get(object)?.last().cloned()
@@ -264,10 +281,7 @@ impl Remote {
     /// right).
     pub fn distrust(&self, object: &Digest) -> bool {
         let hosts = lock(&self.served).remove(object).unwrap_or_default();
-        let upstreams: Vec<String> = lock(&self.hosts)
-            .values()
-            .flat_map(|all| all.iter().filter(|e| e.upstream).map(|e| e.host.clone()))
-            .collect();
+        let upstreams = self.upstreams();
         let mut distrusted = lock(&self.distrusted);
         let mut any = false;
         for host in hosts.into_iter().filter(|h| !upstreams.contains(h)) {
@@ -293,32 +307,45 @@ impl Remote {
             format!("{}://{}{}/", e.scheme, e.host, e.path),
         );
         let scope = Scope::default();
-        let asked = self.auth.header(&e.host, &scope).is_none();
-        let resp = self.send(&e.host, &scope, &req)?;
+        let to = Party {
+            host: &e.host,
+            mirror: false,
+        };
+        let asked = self.auth.header(to, &scope).is_none();
+        let resp = self.send(&e, &scope, &req)?;
         if !resp.status().is_success() {
             return Err(status_error(host, resp));
         }
-        Ok(asked && self.auth.header(&e.host, &scope).is_some())
+        Ok(asked && self.auth.header(to, &scope).is_some())
     }
 
-    /// Sends `req` to the registry `host` with what `scope` needs: the
+    /// Sends `req` to the host `e` with what `scope` needs: the
     /// `Authorization` known for it, or, on a 401, the one its challenge
     /// asks for, then once more. A 401 after that is an error naming the
-    /// credentials tried.
-    fn send(&self, host: &str, scope: &Scope, req: &Request<'_>) -> Result<Response<Body>> {
-        let mut auth = self.auth.header(host, scope);
+    /// credentials tried. A mirror is asked once: the next host is its
+    /// retry.
+    fn send(&self, e: &Endpoint, scope: &Scope, req: &Request<'_>) -> Result<Response<Body>> {
+        let to = Party {
+            host: &e.host,
+            mirror: !e.upstream,
+        };
+        let mut auth = self.auth.header(to, scope);
         let mut authorized = false;
         loop {
-            let resp = self.http.send(req, auth.as_ref())?;
+            let resp = self.http.send_to(req, auth.as_ref(), to.mirror)?;
             if resp.status().as_u16() != 401 {
                 return Ok(resp);
             }
             if authorized {
-                let object = scope.object(host);
-                return Err(self.auth.refused(host, status_error(&object, resp)));
+                let object = scope.object(&e.host);
+                return Err(self.auth.refused(to, status_error(&object, resp)));
             }
             let challenge = header(&resp, "www-authenticate").unwrap_or_default();
-            auth = Some(self.auth.authorize(&self.http, host, scope, &challenge)?);
+            let scheme = req.url.split("://").next().unwrap_or("");
+            auth = Some(
+                self.auth
+                    .authorize(&self.http, to, scheme, scope, &challenge)?,
+            );
             authorized = true;
         }
     }

@@ -87,8 +87,8 @@ impl Remote {
             .collect::<Vec<_>>()
             .join(", ");
         req.headers = vec![("accept", accept)];
-        let host = host_of(&req.url).unwrap_or_default();
-        self.send(&host, &Scope::pull(r.path()), &req)
+        let registry = self.upstream(r.domain(), r.api_host())?;
+        self.send(&registry, &Scope::pull(r.path()), &req)
     }
 
     /// What refers to `subject` in `r`'s repository, of `artifact_type`

@@ -69,7 +69,7 @@ impl Remote {
             headers,
             body,
         };
-        self.send(&self.push_host(r)?.host, scope, &req)
+        self.send(&self.push_host(r)?, scope, &req)
     }
 
     /// The host pushes to `r`'s registry go to: the first that may take
